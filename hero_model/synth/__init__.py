@@ -1,0 +1,1 @@
+"""ViMo-Synth: procedural reactions and actor motions, egocentric clip rendering and the synthetic dataset writer."""
