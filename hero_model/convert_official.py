@@ -17,6 +17,7 @@ its RVQ folder (`vq_name`), the checkpoint's top-level key tells the masked from
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -331,8 +332,14 @@ def _load_statistics(vq_path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------------------------------------------- main entry
 def convert(root: str | Path, out: str | Path, vq: str | Path | None = None, masked: str | Path | None = None,
-            residual: str | Path | None = None, checkpoint_name: str = DEFAULT_CHECKPOINT) -> dict[str, Any]:
-    """Convert the release below `root` into `out`; returns a summary (paths, configs, key counts)."""
+            residual: str | Path | None = None, checkpoint_name: str = DEFAULT_CHECKPOINT,
+            video_weights: str | Path | None = None, video_backbone: str = "tcclip-vit-b16") -> dict[str, Any]:
+    """Convert the release below `root` into `out`; returns a summary (paths, configs, key counts).
+
+    `out` becomes a complete model folder for hero_model.pipeline: rvq.*, generator.* and video_encoder.json, which
+    names `video_weights` (the TC-CLIP .pth the release was trained with, or a CLIP ViT-B/16 file); without it the
+    JSON leaves the path empty and `python -m hero_model.generate --video-weights FILE` supplies it.
+    """
     from .checkpoint import save_checkpoint
     from .rvq import RVQVAE
 
@@ -376,10 +383,13 @@ def convert(root: str | Path, out: str | Path, vq: str | Path | None = None, mas
                "residual": str(folders["residual"].checkpoint),
                "mean": str(vq_folder.path / "meta" / "mean.npy"), "std": str(vq_folder.path / "meta" / "std.npy")}
     epochs = {"rvq": rvq_epoch, "masked": folders["masked"].epoch, "residual": folders["residual"].epoch}
-    save_checkpoint(out / "rvq", rvq.state_dict(), rvq_config, mean=mean, std=std, source=sources, epochs=epochs,
-                    converted_from="official HERO release")
+    save_checkpoint(out / "rvq", rvq.state_dict(), rvq_config, normalizer_mean=mean, normalizer_std=std,
+                    source=sources, epochs=epochs, converted_from="official HERO release")
     generator.save(out / "generator", mean=mean, std=std, source=sources, epochs=epochs,
                    cfg_null_memory=config.cfg_null_memory, converted_from="official HERO release")
+    video_config = {"backbone": video_backbone, "weights": None if video_weights is None else str(video_weights),
+                    "feature_dim": config.video_dim}
+    (out / "video_encoder.json").write_text(json.dumps({"config": video_config}, indent=2))
     return {"out": str(out), "sources": sources, "hero_config": config.to_dict(), "rvq_config": rvq_config,
             "consumed": {"rvq": len(rvq_report.consumed), "masked": len(reports["masked"].consumed),
                          "residual": len(reports["residual"].consumed)},
@@ -397,13 +407,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--residual", type=Path, help="residual transformer folder")
     parser.add_argument("--checkpoint-name", default=DEFAULT_CHECKPOINT,
                         help=f"file under each model/ folder (default {DEFAULT_CHECKPOINT})")
+    parser.add_argument("--video-weights", type=Path, default=None,
+                        help="the TC-CLIP checkpoint (zero_shot_k400_tc_clip*.pth) or CLIP ViT-B/16 weight file")
+    parser.add_argument("--video-backbone", choices=("tcclip-vit-b16", "clip-vit-b16"), default="tcclip-vit-b16")
     args = parser.parse_args(argv)
     try:
-        summary = convert(args.checkpoints_dir, args.out, args.vq, args.masked, args.residual, args.checkpoint_name)
+        summary = convert(args.checkpoints_dir, args.out, args.vq, args.masked, args.residual, args.checkpoint_name,
+                          args.video_weights, args.video_backbone)
     except ConversionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {summary['out']}/rvq.* and {summary['out']}/generator.*")
+    print(f"wrote {summary['out']}/rvq.*, generator.* and video_encoder.json")
     for name, count in summary["consumed"].items():
         print(f"  {name}: {count} source tensors consumed, {summary['filled'][name]} parameters filled")
     return 0

@@ -3,6 +3,8 @@ from docs/official-checkpoint-layout.md, random values) at paper size is convert
 target, and the converted generator + RVQ produce codes and motion."""
 from __future__ import annotations
 
+import json
+
 import math
 import shutil
 from pathlib import Path
@@ -13,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from hero_model.checkpoint import load_checkpoint
+from hero_model.pipeline import load_rvq
 from hero_model.convert_official import ConversionError, convert, main, parse_opt_txt, transfer
 from hero_model.hero import HeroGenerator
 
@@ -144,7 +147,12 @@ def test_convert_official_tree(official_tree, tmp_path):
     assert gen_meta["source"]["rvq"].endswith("rvq_finetune/model/net_best_fid.tar")
     assert gen_meta["epochs"] == {"rvq": 9, "masked": 123, "residual": 123}
     rvq_meta = load_checkpoint(tmp_path / "out" / "rvq")[1]
-    assert rvq_meta["config"]["num_codes"] == 512 and np.allclose(rvq_meta["std"], std)
+    assert rvq_meta["config"]["num_codes"] == 512 and np.allclose(rvq_meta["normalizer_std"], std)
+    # the output is a complete model folder for hero_model.pipeline (the RVQ part loads with its normaliser)
+    loaded_rvq, normalizer = load_rvq(tmp_path / "out" / "rvq")
+    assert np.allclose(normalizer.std, std) and np.allclose(normalizer.mean, mean)
+    video = json.loads((tmp_path / "out" / "video_encoder.json").read_text())["config"]
+    assert video == {"backbone": "tcclip-vit-b16", "weights": None, "feature_dim": 512}
 
     # the converted models run: video features -> codes -> motion
     generator, _ = HeroGenerator.load(tmp_path / "out" / "generator")
