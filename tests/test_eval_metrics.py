@@ -1,0 +1,266 @@
+"""Evaluation metrics against closed forms, the evaluator's shapes and the official T2M checkpoint layout, the
+plausibility classifier's shapes and checkpoint round trip, and the Markdown tables."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hero_model.checkpoint import CheckpointError
+from hero_model.eval import metrics
+from hero_model.eval.evaluator import (EVALUATOR_INPUT_DIM, EvaluatorConfig, MotionEvaluator, load_t2m_evaluator,
+                                       pad_batch)
+from hero_model.eval.plausibility import ClassifierConfig, ReactionClassifier, plausible_share
+from hero_model.eval.protocol import ALL, BROAD_PREFIX, REAL, SUB_PREFIX, ProtocolConfig, method_name
+from hero_model.eval.tables import build_tables, markdown
+from hero_model.motion import FEATURE_DIM, Normalizer
+
+TINY = EvaluatorConfig(movement_hidden=16, movement_latent=12, motion_hidden=10, embedding_dim=8)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _normalizer(seed: int = 0) -> Normalizer:
+    rng = np.random.default_rng(seed)
+    return Normalizer(rng.normal(size=FEATURE_DIM), rng.uniform(0.5, 2.0, size=FEATURE_DIM))
+
+
+# --- metrics ---------------------------------------------------------------------------------------------------
+
+def test_frechet_distance_closed_forms():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(500, 6))
+    mu, sigma = metrics.gaussian_stats(a)
+    assert metrics.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-6)  # identical Gaussians
+    # N(0, I) vs N(m, I): |m|^2 exactly (the trace terms cancel)
+    m = np.array([1.0, -2.0, 0.5, 0.0, 3.0, 1.0])
+    assert metrics.frechet_distance(np.zeros(6), np.eye(6), m, np.eye(6)) == pytest.approx(m @ m, rel=1e-9)
+    # Diagonal covariances: sum (sqrt(s1) - sqrt(s2))^2 plus the mean term
+    s1, s2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 9.0])
+    expected = 1.0 + np.sum((np.sqrt(s1) - np.sqrt(s2)) ** 2)
+    assert metrics.frechet_distance(np.zeros(3), np.diag(s1), np.array([1.0, 0, 0]), np.diag(s2)) == \
+        pytest.approx(expected, rel=1e-9)
+    # fid on samples: a shift of the same samples by m gives |m|^2 (same covariance)
+    assert metrics.fid(a, a + m) == pytest.approx(m @ m, rel=1e-6)
+
+
+def test_frechet_distance_survives_singular_covariances_and_rejects_bad_shapes():
+    rng = np.random.default_rng(1)
+    few = rng.normal(size=(5, 32))          # 5 samples in 32-d: rank-4 covariances
+    other = rng.normal(size=(5, 32)) + 0.5
+    value = metrics.fid(few, other)
+    assert math.isfinite(value) and value > 0
+    assert metrics.fid(few, few) == pytest.approx(0.0, abs=1e-4)
+    with pytest.raises(ValueError, match="shapes disagree"):
+        metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.gaussian_stats(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.fid(np.full((4, 2), np.nan), few[:, :2])
+
+
+def test_diversity_of_known_points():
+    rng = np.random.default_rng(2)
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    # pairs of distinct corners: 2/3 of them are sides (1), 1/3 diagonals (sqrt 2)
+    value = metrics.diversity(square, rng, pairs=30000)
+    assert value == pytest.approx((2 + math.sqrt(2)) / 3, abs=0.01)
+    two = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]])
+    assert metrics.diversity(two, rng, pairs=300) == pytest.approx(5.0)  # every pair is the same two points
+    i, j = metrics.random_pairs(7, 1000, rng)
+    assert (i != j).all() and i.min() >= 0 and j.max() <= 6 and len(set(j.tolist())) == 7
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.diversity(two[:1], rng)
+
+
+def test_multimodality_is_the_mean_over_videos():
+    rng = np.random.default_rng(3)
+    # video 0: generations on a line 2 apart; video 1: all identical -> (2 + 0) / 2
+    video0 = np.array([[0.0, 0.0], [2.0, 0.0]])
+    video1 = np.ones((5, 2))
+    assert metrics.multimodality([video0, video1], rng, pairs=10) == pytest.approx(1.0)
+    stacked = np.stack([video0, video0 + 1.0])  # (V, G, E) input
+    assert metrics.multimodality(stacked, rng) == pytest.approx(2.0)
+
+
+def test_repeat_interval_formula():
+    values = [1.0, 2.0, 3.0, 4.0]
+    s = metrics.summarize_repeats(values)
+    assert s.mean == pytest.approx(2.5) and s.repeats == 4
+    assert s.ci == pytest.approx(1.96 * np.std(values) / math.sqrt(4))      # 1.96 * std / sqrt(n), ddof 0
+    assert metrics.summarize_repeats([0.7] * 20).ci == pytest.approx(0.0, abs=1e-12)
+    assert metrics.summarize_repeats([0.3]).ci is None        # one value: no interval
+    with pytest.raises(ValueError, match="non-empty"):
+        metrics.summarize_repeats([])
+
+
+# --- the evaluator ------------------------------------------------------------------------------------------------
+
+def test_evaluator_shapes_lengths_and_contacts():
+    torch.manual_seed(0)
+    model = MotionEvaluator(EvaluatorConfig(**{**TINY.__dict__, "num_classes": 3}), _normalizer(),
+                            ["a", "b", "c"]).eval()
+    motion = torch.randn(3, 40, FEATURE_DIM)
+    lengths = torch.tensor([40, 24, 8])
+    emb = model(motion, lengths)
+    assert emb.shape == (3, 8) and torch.isfinite(emb).all()
+    assert model.logits(emb).shape == (3, 3)
+    # the 4 contact dims are not evaluated
+    changed = motion.clone()
+    changed[..., -4:] = 5.0
+    torch.testing.assert_close(model(changed, lengths), emb)
+    # frames beyond a motion's length do not change its embedding, and neither does batching with longer motions
+    padded = motion.clone()
+    padded[1, 24:] = 9.0
+    torch.testing.assert_close(model(padded, lengths)[1], emb[1])
+    torch.testing.assert_close(model(motion[1:2, :24], lengths[1:2])[0], emb[1])
+    # embed() normalises raw features itself: equal to forward on normalised input
+    raw = [np.random.default_rng(k).normal(size=(n, FEATURE_DIM)).astype(np.float32) for k, n in enumerate((40, 27))]
+    x, lens = pad_batch(raw, model.normalizer)
+    assert lens.tolist() == [40, 24]                      # cut to whole 4-frame units
+    np.testing.assert_allclose(model.embed(raw), model(x, lens).double().detach().numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="lengths"):
+        model(motion, torch.tensor([40, 24, 2]))
+    with pytest.raises(ValueError, match="motion must be"):
+        model(motion[..., :259], lengths)
+    assert EvaluatorConfig.t2m().input_dim == EVALUATOR_INPUT_DIM == 259
+    with pytest.raises(ValueError, match="EvaluatorConfig.embedding_dim"):
+        EvaluatorConfig(embedding_dim=0)
+
+
+def test_evaluator_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(1)
+    model = MotionEvaluator(EvaluatorConfig(**{**TINY.__dict__, "num_classes": 2}), _normalizer(), ["x", "y"])
+    model.save(tmp_path / "evaluator")
+    loaded = MotionEvaluator.load(tmp_path / "evaluator")
+    raw = [np.random.default_rng(5).normal(size=(32, FEATURE_DIM)).astype(np.float32)] * 2
+    np.testing.assert_allclose(loaded.embed(raw), model.embed(raw), rtol=1e-6)
+    assert loaded.class_names == ("x", "y")
+    np.testing.assert_array_equal(loaded.normalizer.std, model.normalizer.std)
+    with pytest.raises(CheckpointError, match="not a reaction classifier"):
+        ReactionClassifier.load(tmp_path / "evaluator")
+
+
+def _t2m_checkpoint(path, hidden=16, latent=12, motion_hidden=10, emb=8):
+    """A file with the official finest.tar layout: state dicts under movement_encoder / motion_encoder, plus the
+    text-side entries the official file also holds."""
+    g = torch.Generator().manual_seed(0)
+
+    def r(*shape):
+        return torch.randn(*shape, generator=g) * 0.1
+
+    movement = {"main.0.weight": r(hidden, 259, 4), "main.0.bias": r(hidden), "main.3.weight": r(latent, hidden, 4),
+                "main.3.bias": r(latent), "out_net.weight": r(latent, latent), "out_net.bias": r(latent)}
+    motion = {"input_emb.weight": r(motion_hidden, latent), "input_emb.bias": r(motion_hidden),
+              "output_net.0.weight": r(motion_hidden, 2 * motion_hidden), "output_net.0.bias": r(motion_hidden),
+              "output_net.1.weight": r(motion_hidden), "output_net.1.bias": r(motion_hidden),
+              "output_net.3.weight": r(emb, motion_hidden), "output_net.3.bias": r(emb),
+              "hidden": r(2, 1, motion_hidden)}
+    for suffix in ("", "_reverse"):
+        motion[f"gru.weight_ih_l0{suffix}"] = r(3 * motion_hidden, motion_hidden)
+        motion[f"gru.weight_hh_l0{suffix}"] = r(3 * motion_hidden, motion_hidden)
+        motion[f"gru.bias_ih_l0{suffix}"] = r(3 * motion_hidden)
+        motion[f"gru.bias_hh_l0{suffix}"] = r(3 * motion_hidden)
+    torch.save({"text_encoder": {"pos_emb.weight": r(3, 3)}, "movement_encoder": movement,
+                "motion_encoder": motion, "opt_motion_encoder": {"state": {}, "param_groups": []},
+                "epoch": 7, "iter": 1234}, path)
+    return movement, motion
+
+
+def test_official_t2m_checkpoint_loads(tmp_path):
+    ckpt = tmp_path / "text_mot_match" / "model" / "finest.tar"
+    ckpt.parent.mkdir(parents=True)
+    movement, motion = _t2m_checkpoint(ckpt)
+    meta = tmp_path / "meta"
+    meta.mkdir()
+    norm = _normalizer(3)
+    np.save(meta / "mean.npy", norm.mean)
+    np.save(meta / "std.npy", norm.std)
+    model = load_t2m_evaluator(ckpt, meta)
+    assert model.config == EvaluatorConfig(movement_hidden=16, movement_latent=12, motion_hidden=10, embedding_dim=8)
+    state = model.state_dict()
+    torch.testing.assert_close(state["movement_encoder.main.3.weight"], movement["main.3.weight"])
+    torch.testing.assert_close(state["motion_encoder.hidden"], motion["hidden"])
+    torch.testing.assert_close(state["motion_encoder.gru.weight_hh_l0_reverse"], motion["gru.weight_hh_l0_reverse"])
+    # the embedding is T2M's computation: movement conv -> out_net -> BiGRU from `hidden` -> output_net
+    raw = np.random.default_rng(4).normal(size=(16, FEATURE_DIM)).astype(np.float32)
+    x = torch.from_numpy(norm.normalize(raw))[None, :, :259]
+    h = torch.nn.functional.leaky_relu(torch.nn.functional.conv1d(x.transpose(1, 2), movement["main.0.weight"],
+                                                                  movement["main.0.bias"], 2, 1), 0.2)
+    h = torch.nn.functional.leaky_relu(torch.nn.functional.conv1d(h, movement["main.3.weight"],
+                                                                  movement["main.3.bias"], 2, 1), 0.2)
+    h = torch.nn.functional.linear(h.transpose(1, 2), movement["out_net.weight"], movement["out_net.bias"])
+    gru = torch.nn.GRU(10, 10, batch_first=True, bidirectional=True)
+    gru.load_state_dict({k[4:]: v for k, v in motion.items() if k.startswith("gru.")})
+    _, last = gru(torch.nn.functional.linear(h, motion["input_emb.weight"], motion["input_emb.bias"]),
+                  motion["hidden"])
+    y = torch.nn.functional.linear(torch.cat([last[0], last[1]], -1), motion["output_net.0.weight"],
+                                   motion["output_net.0.bias"])
+    y = torch.nn.functional.layer_norm(y, (10,), motion["output_net.1.weight"], motion["output_net.1.bias"])
+    y = torch.nn.functional.linear(torch.nn.functional.leaky_relu(y, 0.2), motion["output_net.3.weight"],
+                                   motion["output_net.3.bias"])
+    np.testing.assert_allclose(model.embed([raw])[0], y[0].detach().double().numpy(), rtol=1e-4, atol=1e-5)
+
+    with pytest.raises(ValueError, match="Mean/Std are required"):
+        load_t2m_evaluator(ckpt, None)
+    bad = tmp_path / "bad.tar"
+    torch.save({"vq_model": {}}, bad)
+    with pytest.raises(CheckpointError, match="movement_encoder"):
+        load_t2m_evaluator(bad, meta)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_t2m_evaluator(tmp_path / "missing.tar", meta)
+
+
+# --- plausibility ---------------------------------------------------------------------------------------------
+
+def test_reaction_classifier_shapes_masking_and_round_trip(tmp_path):
+    torch.manual_seed(2)
+    model = ReactionClassifier(ClassifierConfig(width=8, dilations=(1, 2), num_classes=3), _normalizer(),
+                               ["hug", "duck", "wave_back"]).eval()
+    motion = torch.randn(2, 40, FEATURE_DIM)
+    lengths = torch.tensor([40, 20])
+    logits = model(motion, lengths)
+    assert logits.shape == (2, 3) and torch.isfinite(logits).all()
+    padded = motion.clone()
+    padded[1, 20:] = 7.0
+    torch.testing.assert_close(model(padded, lengths)[1], logits[1])  # padding never leaks in
+    model.save(tmp_path / "plausibility")
+    loaded = ReactionClassifier.load(tmp_path / "plausibility")
+    raw = [np.random.default_rng(6).normal(size=(24, FEATURE_DIM)).astype(np.float32)]
+    assert loaded.predict(raw).tolist() == model.predict(raw).tolist()
+    # plausible share: hits where the predicted name is in the pair's plausible set
+    assert plausible_share([0, 1, 2, 0], ["hug", "duck", "wave_back"],
+                           [("hug",), ("hug", "wave_back"), ("wave_back",), ("duck",)]) == 0.5
+    with pytest.raises(ValueError, match="num_classes"):
+        ClassifierConfig(num_classes=1)
+
+
+# --- tables ---------------------------------------------------------------------------------------------------
+
+def _row(fid):
+    return {"fid": fid, "fid_ci": 0.01, "diversity": 2.0, "diversity_ci": 0.1, "multimodality": None,
+            "multimodality_ci": None, "plausibility": 0.9, "plausibility_ci": 0.02}
+
+
+def test_tables_follow_the_paper_layout():
+    groups = {ALL: _row(0.1), BROAD_PREFIX + "human-human": _row(0.2), SUB_PREFIX + "walk_towards_angry": _row(0.3)}
+    results = {"test": {REAL: groups, "HERO": groups}, "test_unseen": {REAL: {ALL: _row(0.0)}, "HERO": {ALL: _row(1.5)}}}
+    tables = build_tables(results)
+    assert [r["label"] for r in tables["methods"]] == ["Real", "HERO"]
+    assert [r["label"] for r in tables["categories"]] == ["Human-Human R.", "Human-Human"]
+    assert [r["label"] for r in tables["emotions"]] == ["Angrily R.", "Angrily"]
+    assert tables["unseen"][1]["fid"] == 1.5
+    text = markdown(tables)
+    assert "| Method | FID↓ | Diversity→ | MModality↑ | Plausibility↑ |" in text
+    assert "| HERO | 0.100 ± 0.010 | 2.000 ± 0.100 | - | 0.900 ± 0.020 |" in text
+    assert method_name("no_iie") == "w/o IIE" and method_name("hero", ["HERO"], "run2") == "HERO (run2)"
+    with pytest.raises(ValueError, match="mm_generations"):
+        ProtocolConfig(mm_generations=1)
