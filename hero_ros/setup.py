@@ -22,6 +22,9 @@ setup(
     description="ROS 2 node that generates human reactions (HERO) from an egocentric camera stream.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "react = hero_ros.react_node:main",        # ros2 run hero_ros react
+            "hero-react = hero_ros.react_node:main",   # the pip environment: .venv/bin/hero-react
+        ],
     },
 )
