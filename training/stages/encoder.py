@@ -1,0 +1,424 @@
+"""Stage `encoder`: pretrain the small per-frame CNN on the training videos, then freeze it (paper Sec. 3.1).
+
+HERO's video encoder is TC-CLIP, pretrained on Kinetics-400 action recognition and frozen. The CPU stand-in plays
+the same role: a frame backbone trained as an action classifier on the training split's frames (ViMo's
+subcategories; on ViMo-Synth also the actor's facial emotion from labels.json), then frozen. Its classifier heads are
+thrown away; the generator sees the 512-d per-frame features, 16 per clip, and gets its temporal information from
+their order (IIE and DIE attend over them).
+
+Training sample: a clip, `frames_per_clip` of its 16 segment-centre frames, lightly augmented. Loss per head:
+cross-entropy of the clip's mean logits (what v_g = mean(v_l) sees) + frame_loss_weight x the per-frame
+cross-entropy (every single frame must be informative, since DIE attends to frames one by one).
+Selection: validation accuracy of the whole 16-frame clip -- the mean of subcategory accuracy and facial-emotion
+accuracy on clips with a face (ties: validation loss); test is never read.
+Output: <run>/encoder/video_encoder.{safetensors,json}, written with save_small_cnn, with the feature standardisation
+folded into the last linear layer (see `fold_standardisation`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from hero_model.checkpoint import load_checkpoint
+from hero_model.data.video_io import sample_frames
+from hero_model.data.vimo import ViMoDataset
+from hero_model.video import build_small_cnn, save_small_cnn
+from hero_model.video.preprocess import preprocess_frames
+
+from .common import (StageCheckpoints, autocast, clip_gradients, epoch_seed, finished, log_epoch, lr_at,
+                     seed_everything)
+
+logger = logging.getLogger("training.encoder")
+
+ENCODER_FILE = "video_encoder"
+NO_LABEL = -100  # cross_entropy's ignore_index
+
+
+class FrameClassifier(nn.Module):
+    """SmallFrameCNN + one linear head per label: (B, k, 3, S, S) frames -> {head: (B, k, classes)} logits."""
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, classes: dict[str, int]):
+        super().__init__()
+        self.backbone = backbone
+        self.heads = nn.ModuleDict({name: nn.Linear(feature_dim, n) for name, n in classes.items()})
+
+    def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        b, k = frames.shape[:2]
+        features = self.backbone(frames.flatten(0, 1)).view(b, k, -1)  # (B, k, d) per-frame features
+        return {name: head(features) for name, head in self.heads.items()}
+
+
+def load_clips(root: Path, videos: list[str], image_size: int, num_segments: int, progress: bool = True
+               ) -> torch.Tensor:
+    """The segment-centre frames of every video, resized as FrozenVideoEncoder resizes them: (N, T, S, S, 3) uint8.
+
+    Decoded once and held in memory (480 clips x 16 frames x 112 px = 290 MB), so epochs never touch the videos.
+    """
+    out = torch.empty(len(videos), num_segments, image_size, image_size, 3, dtype=torch.uint8)
+    for i, video in enumerate(tqdm(videos, desc="encoder: decoding clips", leave=False, disable=not progress)):
+        frames, _ = sample_frames(root / video, num_segments, None)         # (T, H, W, 3) at the video's size
+        # mean 0 / std 1 = the encoder's own resize (bilinear, antialiased, aspect not kept) without normalising
+        resized = preprocess_frames(frames, image_size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # (T, 3, S, S)
+        out[i] = resized.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    return out
+
+
+# SeedSequence entropy tag of the extra pretraining clips: ViMo-Synth pairs use SeedSequence(seed, spawn_key=(sub,
+# number)); these use SeedSequence([seed, EXTRA_CLIP_TAG], spawn_key=(i,)), a stream no dataset pair can share.
+EXTRA_CLIP_TAG = 0x7C11
+
+
+def _render_extra_clip(job: tuple) -> tuple[np.ndarray, str, str]:
+    """Worker: one freshly sampled ViMo-Synth scene -> its segment-centre frames resized like load_clips."""
+    from hero_model.synth import taxonomy
+    from hero_model.synth.scene import RenderConfig, child_seeds, render_scene, sample_scene
+    from hero_model.video.sampling import segment_indices
+
+    seed, index, subcategory, size, fps, image_size, num_segments = job
+    label_ss, scene_ss = child_seeds(np.random.SeedSequence([seed, EXTRA_CLIP_TAG], spawn_key=(index,)), 2)
+    row = taxonomy.get(subcategory)
+    emotion = row.emotions[int(np.random.default_rng(label_ss).integers(len(row.emotions)))]
+    clip = render_scene(sample_scene(subcategory, emotion, scene_ss, RenderConfig(size=size, fps=fps)))
+    frames = clip.frames[segment_indices(len(clip.frames), num_segments)]            # (T, H, W, 3)
+    resized = preprocess_frames(frames, image_size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    return resized.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy(), subcategory, emotion
+
+
+def render_extra_clips(root: Path, count: int, subcategories: list[str], image_size: int, num_segments: int,
+                       workers: int, progress: bool = True) -> tuple[torch.Tensor, list[str], list[str]]:
+    """`count` extra ViMo-Synth clips of the given (training) subcategories, dealt round-robin, rendered with the
+    dataset's size and fps (root/meta.json) from seeds disjoint from every dataset pair: (N, T, S, S, 3) uint8, and
+    their subcategory and emotion labels."""
+    import multiprocessing
+
+    meta_file = root / "meta.json"
+    try:
+        args = json.loads(meta_file.read_text())["args"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"encoder.extra_clips needs a ViMo-Synth dataset ({meta_file}: {exc})") from exc
+    jobs = [(int(args["seed"]), i, subcategories[i % len(subcategories)], int(args["size"]), int(args["fps"]),
+             image_size, num_segments) for i in range(count)]
+    bar = tqdm(total=count, desc="encoder: rendering extra clips", leave=False, disable=not progress)
+    results = []
+    if workers <= 1:
+        for job in jobs:
+            results.append(_render_extra_clip(job))
+            bar.update(1)
+    else:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with multiprocessing.get_context(method).Pool(workers) as pool:
+            for result in pool.imap(_render_extra_clip, jobs, chunksize=4):
+                results.append(result)
+                bar.update(1)
+    bar.close()
+    clips = torch.from_numpy(np.stack([r[0] for r in results]))
+    return clips, [r[1] for r in results], [r[2] for r in results]
+
+
+def augment(x: torch.Tensor, max_shift: float, color_jitter: float, generator: torch.Generator) -> torch.Tensor:
+    """x (B, k, 3, S, S) on the 0-255 scale -> lightly augmented copy.
+
+    Geometry per frame (head sway): a random zoom-in of up to max_shift and a translation of up to max_shift of the
+    side. Colour per clip (a camera's grading is constant within a video): brightness, contrast and per-channel
+    gain within +-color_jitter, then pixel noise. No flip: the side a ball comes from decides the dodge direction.
+    """
+    b, k, c, s, _ = x.shape
+    n = b * k
+
+    def uniform(*shape, lo=-1.0, hi=1.0):
+        return torch.rand(*shape, generator=generator).mul(hi - lo).add(lo).to(x.device)
+
+    scale = 1.0 - max_shift * torch.rand(n, generator=generator).to(x.device)       # (n,) zoom in, never out
+    shift = max_shift * uniform(n, 2)                                                 # (n, 2) in half-sides
+    theta = torch.zeros(n, 2, 3, device=x.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = scale
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta, (n, c, s, s), align_corners=False)
+    x = F.grid_sample(x.reshape(n, c, s, s), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    x = x.view(b, k, c, s, s)
+    brightness = 1.0 + color_jitter * uniform(b, 1, 1, 1, 1)
+    contrast = 1.0 + color_jitter * uniform(b, 1, 1, 1, 1)
+    gain = 1.0 + 0.25 * color_jitter * uniform(b, 1, c, 1, 1)
+    mean = x.mean(dim=(1, 2, 3, 4), keepdim=True)
+    x = ((x * brightness - mean * brightness) * contrast + mean * brightness) * gain
+    x = x + 3.0 * torch.randn(x.shape, generator=generator).to(x.device)             # sensor noise, ~1% of range
+    return x.clamp(0.0, 255.0)
+
+
+def normalise(x: torch.Tensor, video_config) -> torch.Tensor:
+    """(..., 3, S, S) 0-255 -> (x - mean) / std with the encoder's statistics (as preprocess_frames)."""
+    mean = torch.tensor(video_config.mean, device=x.device).view(3, 1, 1)
+    std = torch.tensor(video_config.std, device=x.device).view(3, 1, 1)
+    return (x - mean) / std
+
+
+def label_table(dataset: ViMoDataset, weights: dict[str, float]) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """Class names per head, from the training pairs: subcategory always; emotion / reaction from labels.json when
+    every training pair has them and the head's weight is > 0."""
+    classes = {"subcategory": sorted({p.subcategory for p in dataset.pairs})}
+    head_weights = {"subcategory": 1.0}
+    for head in ("emotion", "reaction"):
+        if weights[head] <= 0:
+            continue
+        values = [dataset.labels.get(p.pair_id, {}).get(head) for p in dataset.pairs]
+        if any(v is None for v in values):
+            logger.info("encoder: no %s labels for every training pair (labels.json): %s head left out", head, head)
+            continue
+        classes[head] = sorted(set(values))
+        head_weights[head] = weights[head]
+    return classes, head_weights
+
+
+def targets_of(dataset: ViMoDataset, classes: dict[str, list[str]]) -> dict[str, torch.Tensor]:
+    """(N,) class index per head and pair; NO_LABEL where a validation pair's class never occurs in training."""
+    out = {}
+    for head, names in classes.items():
+        index = {name: i for i, name in enumerate(names)}
+        values = [p.subcategory if head == "subcategory" else dataset.labels.get(p.pair_id, {}).get(head)
+                  for p in dataset.pairs]
+        out[head] = torch.tensor([index.get(v, NO_LABEL) for v in values], dtype=torch.long)
+    return out
+
+
+def clip_losses(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], head_weights: dict[str, float],
+                frame_weight: float, smoothing: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted sum over heads of CE(mean-over-frames logits) + frame_weight x CE(per-frame logits)."""
+    total, parts = 0.0, {}
+    for head, weight in head_weights.items():
+        lg, y = logits[head].float(), targets[head]                            # (B, k, C), (B,)
+        clip = F.cross_entropy(lg.mean(dim=1), y, label_smoothing=smoothing, ignore_index=NO_LABEL)
+        frame = F.cross_entropy(lg.flatten(0, 1), y.repeat_interleave(lg.shape[1]), label_smoothing=smoothing,
+                                ignore_index=NO_LABEL)
+        parts[head] = clip
+        total = total + weight * (clip + frame_weight * frame)
+    return total, parts
+
+
+@torch.no_grad()
+def validate(model: FrameClassifier, clips: torch.Tensor, targets: dict[str, torch.Tensor],
+             head_weights: dict[str, float], video_config, cfg_enc, device: torch.device,
+             faces: torch.Tensor | None) -> dict[str, float]:
+    """Whole-clip (all 16 frames, no augmentation) accuracy per head, per-frame subcategory accuracy, and loss."""
+    model.eval()
+    correct = {h: 0 for h in head_weights}
+    frame_correct, frames_seen, loss_sum, face_correct = 0, 0, 0.0, 0
+    for start in range(0, len(clips), 8):
+        x = normalise(clips[start:start + 8].to(device).permute(0, 1, 4, 2, 3).float(), video_config)
+        y = {h: t[start:start + 8].to(device) for h, t in targets.items()}
+        with autocast(device):
+            logits = model(x)                                                  # {head: (b, T, C)}
+        loss, _ = clip_losses(logits, y, head_weights, cfg_enc.frame_loss_weight, 0.0)
+        loss_sum += float(loss) * len(x)
+        for head in head_weights:
+            pred = logits[head].float().mean(dim=1).argmax(-1)
+            correct[head] += int((pred == y[head]).sum())
+            if head == "emotion" and faces is not None:
+                face_correct += int(((pred == y[head]) & faces[start:start + 8].to(device)).sum())
+        per_frame = logits["subcategory"].argmax(-1)                           # (b, T)
+        frame_correct += int((per_frame == y["subcategory"][:, None]).sum())
+        frames_seen += per_frame.numel()
+    model.train()
+    n = len(clips)
+    metrics = {f"val_{h}_acc": correct[h] / n for h in head_weights}
+    metrics["val_subcategory_frame_acc"] = frame_correct / max(frames_seen, 1)
+    if "emotion" in head_weights and faces is not None and int(faces.sum()):
+        metrics["val_emotion_acc_faces"] = face_correct / int(faces.sum())
+    metrics["val_loss"] = loss_sum / n
+    return metrics
+
+
+def selection_score(metrics: dict[str, float]) -> float:
+    """Mean of the validation subcategory accuracy and, where there are faces, the facial-emotion accuracy: the
+    two things the generator needs from the frames (which interaction, and in what mood)."""
+    accuracies = [metrics["val_subcategory_acc"]]
+    if "val_emotion_acc_faces" in metrics:
+        accuracies.append(metrics["val_emotion_acc_faces"])
+    return sum(accuracies) / len(accuracies)
+
+
+@torch.no_grad()
+def fold_standardisation(backbone: nn.Module, clips: torch.Tensor, video_config, device: torch.device) -> dict:
+    """Centre the features per dimension and scale them to unit mean variance over the training frames, folded into
+    the final linear layer (f' = (W h + b - mu) / sigma = (W / sigma) h + (b - mu) / sigma).
+
+    The generator's first op on v_l is a linear projection trained from a N(0, 0.02) initialisation; features of
+    a known scale make its learning rate mean the same whatever the CNN's raw output scale happens to be. One global
+    sigma (not one per dimension) keeps the geometry of the feature space, as CLIP's features are used as they are.
+    """
+    backbone.eval()
+    feats = []
+    for start in range(0, len(clips), 16):
+        x = normalise(clips[start:start + 16].to(device).permute(0, 1, 4, 2, 3).float(), video_config)
+        feats.append(backbone(x.flatten(0, 1)).float().cpu())                 # (b*T, d)
+    f = torch.cat(feats)
+    mu = f.mean(dim=0)                                                         # (d,)
+    sigma = f.var(dim=0).mean().sqrt().clamp(min=1e-6)                         # scalar
+    proj = backbone.proj
+    proj.weight.div_(sigma.to(proj.weight.device))
+    proj.bias.sub_(mu.to(proj.bias.device)).div_(sigma.to(proj.bias.device))
+    return {"feature_mean_norm": float(mu.norm()), "feature_sigma": float(sigma)}
+
+
+def _write_vit_config(cfg, out: Path) -> Path:
+    """ViT backbones are not trained here: the model folder names their weight file (as convert_official does)."""
+    video_config = cfg.encoder.video_config()
+    if video_config.weights is None:
+        raise ValueError(f"encoder.weights must name the {cfg.encoder.backbone} weight file (nothing is downloaded)")
+    out.mkdir(parents=True, exist_ok=True)
+    meta = out / f"{ENCODER_FILE}.json"
+    meta.write_text(json.dumps({"config": dataclasses.asdict(video_config)}, indent=2))
+    return out / ENCODER_FILE
+
+
+def run(cfg, dist, writer) -> Path:
+    """Train (or resume) the frame backbone; returns <run>/encoder/video_encoder (without suffix)."""
+    out = cfg.run_dir / "encoder"
+    final = out / ENCODER_FILE
+    if cfg.encoder.backbone != "small-cnn":
+        return _write_vit_config(cfg, out) if dist.is_main else final
+    ckpt = StageCheckpoints(out)
+    state = ckpt.read_state() if cfg.resume else None
+    enc = cfg.encoder
+    if state is not None and state.get("phase") == "done" and finished(state, enc.epochs, enc.max_steps) \
+            and final.with_suffix(".safetensors").is_file():
+        logger.info("encoder: finished earlier (%s)", final)
+        return final
+
+    enc = cfg.encoder
+    device = dist.device
+    root = Path(cfg.data.root)
+    video_config = enc.video_config()
+    train_set = ViMoDataset(root, "train", return_video=False, seed=cfg.seed)
+    val_set = ViMoDataset(root, "val", return_video=False, seed=cfg.seed)
+    classes, head_weights = label_table(train_set, {"emotion": enc.emotion_weight, "reaction": enc.reaction_weight})
+    train_targets, val_targets = targets_of(train_set, classes), targets_of(val_set, classes)
+    faces = None
+    if "emotion" in classes and "none" in classes["emotion"]:
+        faces = val_targets["emotion"] != classes["emotion"].index("none")  # clips whose actor has a face
+    progress = dist.is_main
+    t_load = time.time()
+    train_clips = load_clips(root, [p.video for p in train_set.pairs], video_config.image_size,
+                             video_config.num_segments, progress)
+    val_clips = load_clips(root, [p.video for p in val_set.pairs], video_config.image_size,
+                           video_config.num_segments, progress)
+    logger.info("encoder: %d training / %d validation clips decoded in %.0f s; heads %s", len(train_clips),
+                len(val_clips), time.time() - t_load, {h: len(c) for h, c in classes.items()})
+    if enc.extra_clips:
+        t_render = time.time()
+        extra, extra_subs, extra_emotions = render_extra_clips(
+            root, enc.extra_clips, classes["subcategory"], video_config.image_size, video_config.num_segments,
+            enc.render_workers, progress)
+        train_clips = torch.cat([train_clips, extra])
+        for head, values in (("subcategory", extra_subs), ("emotion", extra_emotions)):
+            if head in classes:
+                index = {name: i for i, name in enumerate(classes[head])}
+                extra_targets = torch.tensor([index.get(v, NO_LABEL) for v in values], dtype=torch.long)
+                train_targets[head] = torch.cat([train_targets[head], extra_targets])
+        for head in set(train_targets) - {"subcategory", "emotion"}:  # e.g. reaction: no label for scene-only clips
+            train_targets[head] = torch.cat([train_targets[head], torch.full((len(extra),), NO_LABEL)])
+        logger.info("encoder: rendered %d extra clips in %.0f s (%d training clips in all)", len(extra),
+                    time.time() - t_render, len(train_clips))
+
+    seed_everything(cfg.seed)  # the initial weights depend on the seed only, not on what ran before
+    model = FrameClassifier(build_small_cnn(video_config), video_config.feature_dim,
+                            {h: len(c) for h, c in classes.items()}).to(device)
+    model.backbone.to(memory_format=torch.channels_last)  # ~15% faster convolutions on CPU (oneDNN) and GPU
+    optimizer = torch.optim.AdamW(model.parameters(), lr=enc.lr, betas=enc.betas, weight_decay=enc.weight_decay)
+    arch = {"video": {k: getattr(video_config, k) for k in ("cnn_widths", "cnn_groups", "feature_dim", "image_size")},
+            "classes": classes}
+    arch = json.loads(json.dumps(arch))  # tuples -> lists, as they come back from JSON
+    state = {"phase": "train", "epoch": 0, "step": 0, "best": None}
+    if cfg.resume and ckpt.read_state() is not None:
+        state = ckpt.read_state()
+        ckpt.load_latest(model, optimizer, device, config=arch)
+        logger.info("encoder: resuming at epoch %d step %d", state["epoch"], state["step"])
+
+    per_rank = math.ceil(len(train_clips) / dist.world_size)
+    steps_per_epoch = math.ceil(per_rank / enc.batch_size)
+    total_steps = enc.epochs * steps_per_epoch if enc.max_steps is None else min(enc.max_steps,
+                                                                                 enc.epochs * steps_per_epoch)
+    milestone_steps = [m * steps_per_epoch for m in enc.milestones]
+    ddp_model = dist.wrap(model)
+    step, t0, step0 = state["step"], time.time(), state["step"]
+    bar = tqdm(total=total_steps, initial=step, desc="encoder", dynamic_ncols=True, mininterval=2.0,
+               disable=not progress)
+    for epoch in range(state["epoch"], enc.epochs):
+        if step >= total_steps:
+            break
+        seed_everything(epoch_seed(cfg.seed, epoch, dist.rank))
+        gen = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch, dist.rank))
+        # DistributedSampler's rule: one permutation per epoch (same on every rank), padded to a multiple of the
+        # world size so every rank takes the same number of steps, rank r taking every r-th clip
+        order = torch.randperm(len(train_clips),
+                               generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
+        order = torch.cat([order, order[:per_rank * dist.world_size - len(order)]])[dist.rank::dist.world_size]
+        model.train()
+        for start in range(0, len(order), enc.batch_size):
+            idx = order[start:start + enc.batch_size]
+            # frames_per_clip distinct segment frames per clip, drawn afresh every step
+            pick = torch.rand(len(idx), video_config.num_segments, generator=gen).argsort(dim=1)
+            pick = pick[:, :enc.frames_per_clip]
+            frames = train_clips[idx[:, None], pick]                              # (B, k, S, S, 3) uint8
+            x = frames.to(device).permute(0, 1, 4, 2, 3).float()                  # (B, k, 3, S, S)
+            if enc.augment:
+                x = augment(x, enc.max_shift, enc.color_jitter, gen)
+            x = normalise(x, video_config)
+            y = {h: t[idx].to(device) for h, t in train_targets.items()}
+            lr = lr_at(step, enc.lr, enc.warmup_steps, milestone_steps, enc.gamma)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast(device):
+                logits = ddp_model(x)
+            loss, parts = clip_losses(logits, y, head_weights, enc.frame_loss_weight, enc.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = clip_gradients(model.parameters(), enc.grad_clip)
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{epoch + 1}/{enc.epochs}")
+            if step % 5 == 0:
+                writer.add_scalar("encoder/loss", loss.item(), step)
+                writer.add_scalar("encoder/lr", lr, step)
+                writer.add_scalar("encoder/grad_norm", grad_norm, step)
+                for head, value in parts.items():
+                    writer.add_scalar(f"encoder/loss_{head}", value.item(), step)
+            if step >= total_steps:
+                break
+        if dist.is_main:
+            metrics = validate(model, val_clips, val_targets, head_weights, video_config, enc, device, faces)
+            for k, v in metrics.items():
+                writer.add_scalar(f"encoder/{k}", v, step)
+            score = [selection_score(metrics), -metrics["val_loss"]]
+            if state["best"] is None or score > state["best"]["score"]:
+                state["best"] = {"score": score, "epoch": epoch + 1, "step": step, **metrics}
+                ckpt.save_best(model.state_dict(), arch, step=step, epoch=epoch + 1, **metrics)
+            state.update(epoch=epoch + 1, step=step)
+            ckpt.save_latest(model.state_dict(), arch, optimizer, state, step=step)
+            log_epoch("encoder", epoch + 1, enc.epochs, step, metrics, time.time() - t0,
+                      (step - step0) / max(total_steps - step0, 1))
+        dist.barrier()
+    bar.close()
+
+    if dist.is_main:
+        weights, meta = load_checkpoint(out / "best", map_location=device)
+        model.load_state_dict(weights)
+        stats = fold_standardisation(model.backbone, train_clips, video_config, device)
+        best = {k: v for k, v in state["best"].items() if k != "score"}
+        save_small_cnn(final, model.backbone.cpu(), video_config, dataset=str(root), classes=classes, **best, **stats)
+        state["phase"] = "done"
+        ckpt.write_state(state)
+        logger.info("encoder: best epoch %d: %s", best["epoch"],
+                    ", ".join(f"{k}={v:.3f}" for k, v in best.items() if k.startswith("val_")))
+    dist.barrier()
+    return final

@@ -1,0 +1,96 @@
+"""Assemble a finished run into a model folder for hero_model.pipeline, and install one as the embedded default.
+
+    <run>/model/video_encoder.json (+ .safetensors)   the frozen encoder of stage `encoder`
+    <run>/model/rvq.{safetensors,json}                 stage `rvq`'s best checkpoint (normalisation statistics inside)
+    <run>/model/generator.{safetensors,json}           the best `mask` part + the best `res` part, with a model_id
+
+Each part may come from base_run (training.config.TrainConfig.stage_dir). The folder is loaded back with
+ReactionPipeline.from_dir before it counts as written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from hero_model.checkpoint import CheckpointError, load_checkpoint
+from hero_model.hero import HeroConfig, HeroGenerator
+from hero_model.pipeline import DEFAULT_MODEL_DIR, MODEL_FILES, ReactionPipeline
+
+logger = logging.getLogger("training.export")
+
+OPTIONAL_FILES = ("video_encoder.safetensors",)
+
+
+def missing_parts(cfg) -> list[str]:
+    """The files an export needs that do not exist yet (empty: the run can be exported)."""
+    wanted = [cfg.stage_dir("encoder") / "video_encoder.json", cfg.stage_dir("rvq") / "best.json",
+              cfg.stage_dir("mask") / "best.json", cfg.stage_dir("res") / "best.json"]
+    return [str(p) for p in wanted if not p.is_file()]
+
+
+def assemble_generator(mask_path: Path, res_path: Path) -> tuple[HeroGenerator, dict, dict]:
+    """HeroGenerator from the `mask` and `res` stage checkpoints, which must share one HeroConfig."""
+    mask_state, mask_meta = load_checkpoint(mask_path)
+    res_state, res_meta = load_checkpoint(res_path)
+    if mask_meta.get("config") != res_meta.get("config"):
+        raise CheckpointError(f"{mask_path}.json and {res_path}.json hold different generator configs; train both "
+                              "stages with the same generator.* settings")
+    for key in ("rvq", "encoder_id"):
+        if mask_meta.get(key) != res_meta.get(key):
+            raise CheckpointError(f"{mask_path}.json and {res_path}.json were trained on different {key}: "
+                                  f"{mask_meta.get(key)} vs {res_meta.get(key)}")
+    generator = HeroGenerator(HeroConfig.from_dict(mask_meta["config"]))
+    generator.load_state_dict({**mask_state, **res_state}, strict=True)  # strict: every tensor from one part
+    return generator, mask_meta, res_meta
+
+
+def export_model(cfg, out: Path | None = None) -> Path:
+    """Write <run>/model/ (or `out`) and check that ReactionPipeline.from_dir loads it; returns the folder."""
+    missing = missing_parts(cfg)
+    if missing:
+        raise CheckpointError(f"cannot export run {cfg.run_dir}: missing {missing}")
+    out = Path(out) if out is not None else cfg.run_dir / "model"
+    out.mkdir(parents=True, exist_ok=True)
+    encoder_dir, rvq_best = cfg.stage_dir("encoder"), cfg.stage_dir("rvq") / "best"
+    shutil.copyfile(encoder_dir / "video_encoder.json", out / "video_encoder.json")
+    if (encoder_dir / "video_encoder.safetensors").is_file():
+        shutil.copyfile(encoder_dir / "video_encoder.safetensors", out / "video_encoder.safetensors")
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(rvq_best.with_suffix(suffix), out / f"rvq{suffix}")
+
+    generator, mask_meta, res_meta = assemble_generator(cfg.stage_dir("mask") / "best",
+                                                        cfg.stage_dir("res") / "best")
+    digest = hashlib.sha256()
+    for name in ("video_encoder.safetensors", "rvq.safetensors"):
+        if (out / name).is_file():
+            digest.update((out / name).read_bytes())
+    for tensor in generator.state_dict().values():
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    model_id = f"hero-ros-{cfg.name}-{cfg.generator.variant}-{digest.hexdigest()[:8]}"
+    metrics = {f"mask_{k}": v for k, v in mask_meta.items() if k.startswith("val_")}
+    metrics.update({f"res_{k}": v for k, v in res_meta.items() if k.startswith("val_")})
+    generator.save(out / "generator", model_id=model_id, trained_by="training/train.py", run=str(cfg.run_dir),
+                   dataset=str(cfg.data.root), encoder_id=mask_meta.get("encoder_id"), rvq=mask_meta.get("rvq"),
+                   epochs={"mask": mask_meta.get("epoch"), "res": res_meta.get("epoch")}, **metrics)
+    pipeline = ReactionPipeline.from_dir(out, device="cpu")  # the folder must load as users will load it
+    logger.info("exported %s (model_id %s)", out, pipeline.model_id)
+    return out
+
+
+def export_default(model_dir: Path, target: Path = DEFAULT_MODEL_DIR) -> Path:
+    """Copy a model folder into hero_model/assets/default/ after checking that it loads."""
+    model_dir = Path(model_dir)
+    ReactionPipeline.from_dir(model_dir, device="cpu")
+    target.mkdir(parents=True, exist_ok=True)
+    names = list(MODEL_FILES) + [n for n in OPTIONAL_FILES if (model_dir / n).is_file()]
+    for name in names:
+        shutil.copyfile(model_dir / name, target / name)
+    for name in OPTIONAL_FILES:  # e.g. small-cnn weights left over from an earlier default with a ViT encoder now
+        if name not in names and (target / name).is_file():
+            (target / name).unlink()
+    model_id = json.loads((target / "generator.json").read_text()).get("model_id")
+    logger.info("installed %s as the embedded default (%s): %s", model_dir, model_id, ", ".join(names))
+    return target
