@@ -6,34 +6,18 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
-from hero_model.checkpoint import CheckpointError, save_checkpoint
-from hero_model.hero import HeroConfig, HeroGenerator
-from hero_model.motion import FEATURE_DIM, Normalizer, features_to_joints
+from hero_model.checkpoint import CheckpointError
+from hero_model.motion import FEATURE_DIM, features_to_joints
 from hero_model.pipeline import ReactionPipeline, check_model_dir
 from hero_model.render import write_video
 from hero_model.rvq import RVQConfig, RVQVAE
-from hero_model.video import VideoEncoderConfig
-from hero_model.video.small_cnn import build_small_cnn, save_small_cnn
+from random_model import write_random_model
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("model")
-    video_config = VideoEncoderConfig(backbone="small-cnn", cnn_widths=(8, 16, 16, 32, 32), feature_dim=64,
-                                      allow_random_init=True)
-    save_small_cnn(directory / "video_encoder", build_small_cnn(video_config), video_config)
-    rvq_config = RVQConfig(width=32, code_dim=32, num_codes=64, num_quantizers=3)
-    rng = np.random.default_rng(0)
-    normalizer = Normalizer(rng.normal(size=FEATURE_DIM) * 0.1, rng.uniform(0.5, 1.5, size=FEATURE_DIM))
-    save_checkpoint(directory / "rvq", RVQVAE(rvq_config).state_dict(), rvq_config,
-                    normalizer_mean=normalizer.mean, normalizer_std=normalizer.std)
-    generator = HeroGenerator(HeroConfig(num_codes=64, code_dim=32, num_quantizers=3, video_dim=64, latent_dim=32,
-                                         ff_size=64, n_layers=1, n_heads=2, iie_heads=2, iie_mlp=64,
-                                         length_hidden=(32,)))
-    generator.save(directory / "generator", model_id="random-test-model")
+    directory = write_random_model(tmp_path_factory.mktemp("model"))
     return directory
 
 

@@ -13,18 +13,14 @@ import pytest
 import rclpy
 import torch
 
-from hero_model.checkpoint import save_checkpoint
-from hero_model.hero import HeroConfig, HeroGenerator
-from hero_model.motion import FEATURE_DIM, JOINT_NAMES, Normalizer
+from hero_model.motion import JOINT_NAMES
 from hero_model.pipeline import ReactionPipeline
-from hero_model.rvq import RVQConfig, RVQVAE
-from hero_model.video import VideoEncoderConfig
-from hero_model.video.small_cnn import build_small_cnn, save_small_cnn
 from hero_ros.client import ReactClient
 from hero_ros.human_target import DOF_NAMES
 from hero_ros.image_input import RAW_ENCODINGS, compressed_from_rgb, image_from_rgb
 from hero_ros.messages import add_seconds, reaction_arrays, stamp_to_seconds
 from hero_ros.node_process import NodeProcess, wait_until
+from random_model import write_random_model
 
 pytestmark = pytest.mark.ros
 STARTUP_S = 120.0   # two nodes importing torch and loading a model on a shared 2-core machine
@@ -36,20 +32,7 @@ FPS = 20.0
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """A small random-weight model folder in the project's format (as tests/test_pipeline.py writes it)."""
-    torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("model")
-    video_config = VideoEncoderConfig(backbone="small-cnn", cnn_widths=(8, 16, 16, 32, 32), feature_dim=64,
-                                      allow_random_init=True)
-    save_small_cnn(directory / "video_encoder", build_small_cnn(video_config), video_config)
-    rvq_config = RVQConfig(width=32, code_dim=32, num_codes=64, num_quantizers=3)
-    rng = np.random.default_rng(0)
-    normalizer = Normalizer(rng.normal(size=FEATURE_DIM) * 0.1, rng.uniform(0.5, 1.5, size=FEATURE_DIM))
-    save_checkpoint(directory / "rvq", RVQVAE(rvq_config).state_dict(), rvq_config,
-                    normalizer_mean=normalizer.mean, normalizer_std=normalizer.std)
-    generator = HeroGenerator(HeroConfig(num_codes=64, code_dim=32, num_quantizers=3, video_dim=64, latent_dim=32,
-                                         ff_size=64, n_layers=1, n_heads=2, iie_heads=2, iie_mlp=64,
-                                         length_hidden=(32,)))
-    generator.save(directory / "generator", model_id="random-test-model")
+    directory = write_random_model(tmp_path_factory.mktemp("model"))
     return directory
 
 
