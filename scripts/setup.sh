@@ -46,6 +46,24 @@ log "installing requirements.txt"
 # The torch pins are repeated so that no dependency can pull a different (multi-GB) torch build.
 "${PIP[@]}" install -r "$ROOT/requirements.txt" "${TORCH_PINS[@]}"
 
+# The Unitree G1 MJCF and meshes ship in the mjlab wheel; --no-deps because importing mjlab itself is never needed
+# (hero_model finds the files with importlib.util.find_spec) and its dependencies are heavy (reference.md section 8).
+"$VPY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('mjlab') is None)" 2>/dev/null \
+  || "${PIP[@]}" install --no-deps "mjlab==1.6.0"
+
+# Headless MuJoCo rendering uses EGL with Mesa's software renderer (MUJOCO_GL=egl); install the libraries when the
+# machine lacks them and we may (root with apt-get). Without them everything except offscreen rendering still works.
+GL_PKGS=(libegl1 libgl1 libosmesa6)
+if ! dpkg -s "${GL_PKGS[@]}" >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${GL_PKGS[*]} (headless MuJoCo rendering)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${GL_PKGS[@]}") >/dev/null \
+      || log "warning: could not install ${GL_PKGS[*]}; MuJoCo offscreen rendering will be unavailable"
+  else
+    log "warning: ${GL_PKGS[*]} missing (install them for MuJoCo offscreen rendering)"
+  fi
+fi
+
 # The ROS wheels' CMake files name the include directories of the machine that built them; point them at ours
 # (reference.md section 6).
 PY_INC=$("$VPY" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
