@@ -25,6 +25,8 @@ setup(
         "console_scripts": [
             "react = hero_ros.react_node:main",        # ros2 run hero_ros react
             "hero-react = hero_ros.react_node:main",   # the pip environment: .venv/bin/hero-react
+            "sim = hero_ros.sim_node:main",            # ros2 run hero_ros sim (Unitree G1 in MuJoCo)
+            "hero-sim = hero_ros.sim_node:main",       # the pip environment: .venv/bin/hero-sim
         ],
     },
 )
