@@ -178,6 +178,7 @@ class MotionSample:
     root_position: np.ndarray   # (3,) metres, REP 103
     root_yaw: float             # radians about z
     joints: np.ndarray          # (22, 3) metres, REP 103
+    root_quaternion: np.ndarray | None = None  # (4,) w, x, y, z: the full base orientation (robot targets), else yaw
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,10 @@ class HumanMotion:
     dof_velocities: np.ndarray  # (N, 63) rad/s; the last row is zero (the target comes to rest)
     root_positions: np.ndarray  # (N, 3) pelvis, metres
     root_yaw: np.ndarray        # (N,) heading about z, radians, unwrapped
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return DOF_NAMES
 
     @property
     def length(self) -> int:
@@ -235,3 +240,44 @@ def bone_lengths(joints: np.ndarray) -> np.ndarray:
     lengths = np.linalg.norm(joints - joints[:, np.maximum(PARENTS, 0)], axis=-1)
     lengths[:, 0] = 0.0
     return lengths
+
+
+@dataclass(frozen=True)
+class RobotTargetMotion:
+    """A reaction as a robot target sees it (target: <robot>): the robot's hinges and floating base from
+    hero_model.retarget, plus the human joints for the markers. Same interface as HumanMotion for the streams and
+    the trajectory: joint_names, dof_positions / dof_velocities (N, dof), sample(t)."""
+
+    fps: float
+    joint_names: tuple[str, ...]
+    joints: np.ndarray            # (N, 22, 3) human, metres, REP 103 (markers)
+    dof_positions: np.ndarray     # (N, dof) radians, joint_names order
+    dof_velocities: np.ndarray    # (N, dof) rad/s; the last row is zero
+    root_positions: np.ndarray    # (N, 3) the robot's floating base, metres, REP 103
+    root_quaternions: np.ndarray  # (N, 4) w, x, y, z
+
+    length = HumanMotion.length
+    duration = HumanMotion.duration
+
+    @classmethod
+    def from_retargeted(cls, motion, human_joints_ros: np.ndarray) -> "RobotTargetMotion":
+        """From a hero_model.retarget.RobotMotion and the (N, 22, 3) REP 103 human joints it came from."""
+        return cls(float(motion.fps), tuple(motion.joint_names), human_joints_ros, motion.joint_positions,
+                   motion.joint_velocities(), motion.root_pose[:, :3].copy(), motion.root_pose[:, 3:].copy())
+
+    def sample(self, t: float) -> MotionSample:
+        """The motion at `t` seconds (clamped); the base orientation is interpolated linearly and normalised."""
+        x = min(max(t, 0.0), self.duration) * self.fps
+        i = min(int(x), self.length - 1)
+        j = min(i + 1, self.length - 1)
+        w = x - i
+
+        def lerp(a):
+            return (1.0 - w) * a[i] + w * a[j]
+
+        qa, qb = self.root_quaternions[i], self.root_quaternions[j]
+        q = (1.0 - w) * qa + w * (qb if np.dot(qa, qb) >= 0 else -qb)   # q and -q are one rotation
+        q = q / np.linalg.norm(q)
+        yaw = float(np.arctan2(2 * (q[0] * q[3] + q[1] * q[2]), 1 - 2 * (q[2] ** 2 + q[3] ** 2)))
+        return MotionSample(lerp(self.dof_positions), lerp(self.dof_velocities), lerp(self.root_positions), yaw,
+                            lerp(self.joints), root_quaternion=q)

@@ -93,10 +93,11 @@ def reaction_message(motion: HumanMotion, features: np.ndarray, stamp: Time, fra
 
 
 def joint_trajectory_message(motion: HumanMotion, stamp: Time, lead_in_s: float) -> JointTrajectory:
-    """trajectory_msgs/JointTrajectory of the 63 DOF (see the module docstring for the controller conventions)."""
+    """trajectory_msgs/JointTrajectory of every DOF of `motion` (the 63 human DOF, or a robot's hinges for a
+    RobotTargetMotion; see the module docstring for the controller conventions)."""
     msg = JointTrajectory()
     msg.header = Header(stamp=stamp, frame_id="")                    # joint space: no frame
-    msg.joint_names = list(DOF_NAMES)
+    msg.joint_names = list(motion.joint_names)
     for k in range(motion.length):
         msg.points.append(JointTrajectoryPoint(
             positions=motion.dof_positions[k].tolist(),
@@ -107,17 +108,24 @@ def joint_trajectory_message(motion: HumanMotion, stamp: Time, lead_in_s: float)
 
 # --------------------------------------------------------------------------------------------- streamed outputs
 
-def joint_state_message(positions: np.ndarray, velocities: np.ndarray, stamp: Time) -> JointState:
+def joint_state_message(positions: np.ndarray, velocities: np.ndarray, stamp: Time,
+                        names: tuple[str, ...] = DOF_NAMES) -> JointState:
     msg = JointState()
     msg.header = Header(stamp=stamp, frame_id="")
-    msg.name = list(DOF_NAMES)
+    msg.name = list(names)
     msg.position = positions.tolist()
     msg.velocity = velocities.tolist()
     return msg
 
 
-def root_pose_message(position: np.ndarray, yaw: float, stamp: Time, frame_id: str) -> PoseStamped:
-    return PoseStamped(header=Header(stamp=stamp, frame_id=frame_id), pose=_pose(position, yaw))
+def root_pose_message(position: np.ndarray, yaw: float, stamp: Time, frame_id: str,
+                      quaternion: np.ndarray | None = None) -> PoseStamped:
+    """The floating base: position and heading `yaw`, or the full orientation `quaternion` (w, x, y, z) if given."""
+    msg = PoseStamped(header=Header(stamp=stamp, frame_id=frame_id), pose=_pose(position, yaw))
+    if quaternion is not None:
+        w, x, y, z = (float(v) for v in quaternion)
+        msg.pose.orientation = Quaternion(x=x, y=y, z=z, w=w)
+    return msg
 
 
 def skeleton_markers(joints: np.ndarray, stamp: Time, frame_id: str, namespace: str = "hero_reaction"

@@ -17,7 +17,12 @@ import math
 import re
 from dataclasses import dataclass
 
+from hero_model.retarget import list_robots
+
 from .triggers import parse_trigger
+
+TARGETS = ("human", *list_robots())    # a robot is a YAML file in hero_model/retarget/robots/
+OUTPUT_PROFILES = ("default", "isaac_sim", "ros2_control")
 
 
 class ParameterError(ValueError):
@@ -60,8 +65,12 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("device", "auto", "torch device: auto (CUDA when available), cpu, cuda or cuda:N", read_only=True),
     ParamSpec("cpu_threads", 0, "torch CPU threads (0: torch's default, one per core); on a CPU shared with other "
               "busy processes 1 is often fastest", 0, 256, read_only=True),
+    ParamSpec("precision", "fp32", "generator precision: fp32, or bf16 (a bfloat16 copy of the transformer weights; "
+              "fast on CUDA and on CPUs with AMX, slower than fp32 on CPUs without bf16 matrix units)",
+              choices=("fp32", "bf16"), read_only=True),
     ParamSpec("target", "human", "what the joint outputs drive: human = 21 joints x 3 revolute DOF on a floating "
-              "base", choices=("human",), read_only=True),
+              "base; a robot name (" + ", ".join(TARGETS[1:]) + ") = its hinges, retargeted by inverse kinematics",
+              choices=TARGETS, read_only=True),
     # window and triggers
     ParamSpec("window_s", 3.0, "seconds of video one reaction sees (16 frames sampled by the segment rule)",
               0.5, 10.0, read_only=True),
@@ -89,20 +98,26 @@ PARAMS: tuple[ParamSpec, ...] = (
               "(ros2_control: start now)", choices=("input", "zero")),
     ParamSpec("lead_in_s", 0.05, "time_from_start of the first trajectory point (time to reach the first pose)",
               0.0, 10.0),
+    ParamSpec("output_profile", "default", "joint command topics: default (hero/joint_trajectory + "
+              "hero/joint_command), isaac_sim (JointState on /joint_command), ros2_control (JointTrajectory on "
+              "/<controller_name>/joint_trajectory, stamp zero)", choices=OUTPUT_PROFILES, read_only=True),
+    ParamSpec("controller_name", "joint_trajectory_controller", "ros2_control profile: the "
+              "joint_trajectory_controller whose <controller_name>/joint_trajectory topic receives the trajectory",
+              read_only=True),
     ParamSpec("stream_hz", 50.0, "rate of the JointState / root pose / marker stream while a reaction plays",
               1.0, 1000.0, read_only=True),
     ParamSpec("service_timeout_s", 30.0, "longest a ~/react call waits for its reaction", 1.0, 600.0),
 )
 SPECS = {spec.name: spec for spec in PARAMS}
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*")   # a ROS name (no leading slash)
 
 
-def validate(name: str, value):
-    """Coerced value of parameter `name`, or ValueError naming the parameter, the value and the rule."""
-    spec = SPECS.get(name)
-    if spec is None:
-        raise ValueError(f"unknown parameter {name!r}")
-    kind = spec.kind
+def check_value(spec: ParamSpec, value):
+    """The rules every parameter table shares (this node's and hero-sim's): the type (integers accepted for floats,
+    coerced), the inclusive range, the allowed strings. Returns the coerced value or raises ValueError naming the
+    parameter, the value and the rule."""
+    name, kind = spec.name, spec.kind
     if kind is bool:
         if not isinstance(value, bool):
             raise ValueError(f"{name}={value!r}: must be true or false")
@@ -119,10 +134,23 @@ def validate(name: str, value):
         raise ValueError(f"{name}={value!r}: must be a string")
     if spec.choices is not None and value not in spec.choices:
         raise ValueError(f"{name}={value!r}: must be one of {', '.join(spec.choices)}")
+    return value
+
+
+def validate(name: str, value):
+    """Coerced value of parameter `name`, or ValueError naming the parameter, the value and the rule."""
+    spec = SPECS.get(name)
+    if spec is None:
+        raise ValueError(f"unknown parameter {name!r}")
+    value = check_value(spec, value)
+    if not isinstance(value, str):
+        return value
     if name == "device" and not _DEVICE.fullmatch(value):
         raise ValueError(f"device={value!r}: must be auto, cpu, cuda or cuda:N")
     if name == "trigger":
         parse_trigger(value)  # raises with the list of modes
+    if name == "controller_name" and not _NAME.fullmatch(value):
+        raise ValueError(f"controller_name={value!r}: must be a ROS name (letters, digits, _ and /, no leading /)")
     if name in ("image_topic", "frame_id") and not value.strip():
         raise ValueError(f"{name}: must not be empty")
     return value

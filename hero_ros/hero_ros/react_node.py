@@ -33,6 +33,29 @@ Design decisions
 - No callback may raise: an exception escaping an executor callback ends rclpy's spin and the node with it. Each is
   logged (throttled) and the node carries on.
 - Output topics are relative (hero/...), so a namespace moves them; /diagnostics stays global by convention.
+- Robot targets (target: g1, ...): the Retargeter is built once at start-up (a missing robot model is one error
+  line, exit code 2), and retargeting runs in the generator thread right after generation, never in a callback.
+
+Output profiles (parameter output_profile; every topic relative to the node's namespace; reliable, keep last 10):
+
+    profile       joint trajectory (one-shot)                    joint command stream (stream_hz)
+    default       hero/joint_trajectory                          hero/joint_command
+                  trajectory_msgs/JointTrajectory, stamp per       sensor_msgs/JointState
+                  trajectory_stamp
+    isaac_sim     hero/joint_trajectory (as default)             joint_command (/joint_command without a
+                                                                 namespace): sensor_msgs/JointState, what Isaac
+                                                                 Sim's articulation controller subscribes to
+    ros2_control  <controller_name>/joint_trajectory             hero/joint_command (as default)
+                  (/joint_trajectory_controller/joint_trajectory
+                  by default): trajectory_msgs/JointTrajectory,
+                  header stamp zero ("start now")
+
+In every profile hero/reaction (hero_msgs/Reaction, the human reaction), hero/root_pose (geometry_msgs/PoseStamped:
+the floating base -- the human pelvis and heading for target human, the retargeted robot base with its full
+orientation for a robot), hero/skeleton_markers and /diagnostics are published as well. Joint names: the 63
+`<joint>_{x,y,z}` DOF for target human, the robot's hinges in MJCF order for a robot (all of them, as
+joint_trajectory_controller expects), positions + velocities, strictly increasing time_from_start, zero final
+velocity.
 """
 from __future__ import annotations
 
@@ -62,13 +85,13 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
 from hero_model.checkpoint import CheckpointError
-from hero_model.motion import FPS
+from hero_model.motion import FPS, rest_pose, to_ros_frame
 from hero_model.pipeline import DEFAULT_MODEL_DIR, ReactionPipeline, check_model_dir
 
 from . import params
 from .diagnostics import ERROR, OK, WARN, NodeStats, RateMeter, ThrottledLog, diagnostic_array
 from .frame_buffer import FrameBuffer, NotReady, classify_stamp
-from .human_target import HumanMotion, solve_human
+from .human_target import HumanMotion, RobotTargetMotion, solve_human
 from .image_input import ImageInputError, message_to_rgb
 from .messages import (add_seconds, joint_state_message, joint_trajectory_message, reaction_message,
                        root_pose_message, seconds_to_stamp, skeleton_markers, stamp_to_seconds)
@@ -111,7 +134,7 @@ class PendingFrame:
 
 @dataclass
 class Playback:
-    motion: HumanMotion
+    motion: HumanMotion | RobotTargetMotion
     start: float      # time.monotonic() when publishing started
     stamp: Time       # input stamp of the reaction
 
@@ -136,6 +159,7 @@ class ReactNode(Node):
         self.log = self.get_logger()
         self.warn = ThrottledLog(self.log)
         self.pipeline, self.model_dir = self._load_model()
+        self.retargeter = self._build_retargeter()            # None for target human
 
         self.buffer = FrameBuffer(horizon_s=self.p["window_s"] + 1.0)
         self.slot = RequestSlot()
@@ -156,8 +180,12 @@ class ReactNode(Node):
         self._warned_unstamped = False
 
         self.pub_reaction = self.create_publisher(Reaction, "hero/reaction", RELIABLE_OUT)
-        self.pub_trajectory = self.create_publisher(JointTrajectory, "hero/joint_trajectory", RELIABLE_OUT)
-        self.pub_joint_command = self.create_publisher(JointState, "hero/joint_command", RELIABLE_OUT)
+        profile = self.p["output_profile"]                 # see the module docstring's table
+        trajectory_topic = (f"{self.p['controller_name']}/joint_trajectory" if profile == "ros2_control"
+                            else "hero/joint_trajectory")
+        command_topic = "joint_command" if profile == "isaac_sim" else "hero/joint_command"
+        self.pub_trajectory = self.create_publisher(JointTrajectory, trajectory_topic, RELIABLE_OUT)
+        self.pub_joint_command = self.create_publisher(JointState, command_topic, RELIABLE_OUT)
         self.pub_root_pose = self.create_publisher(PoseStamped, "hero/root_pose", RELIABLE_OUT)
         self.pub_markers = self.create_publisher(MarkerArray, "hero/skeleton_markers", RELIABLE_OUT)
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_OUT)
@@ -182,7 +210,9 @@ class ReactNode(Node):
         qos = "reliable" if self.p["reliable"] else "best-effort sensor-data"
         self.log.info(f"ready: model {self.pipeline.model_id} ({self.model_dir}) on {self.pipeline.device}; "
                       f"listening on {self.topic} ({self._input_type_text()}, {qos} QoS); "
-                      f"trigger {self.p['trigger']}; service {self.srv.service_name}")
+                      f"trigger {self.p['trigger']}; service {self.srv.service_name}; target {self.p['target']}, "
+                      f"output profile {self.p['output_profile']} (trajectory on {self.pub_trajectory.topic_name}, "
+                      f"joint states on {self.pub_joint_command.topic_name})")
 
     # ------------------------------------------------------------------------------------------- set-up
     def _load_model(self) -> tuple[ReactionPipeline, Path]:
@@ -191,7 +221,7 @@ class ReactNode(Node):
         directory = Path(self.p["model_dir"]) if self.p["model_dir"] else DEFAULT_MODEL_DIR
         try:
             check_model_dir(directory)                     # one line naming the first missing file
-            pipeline = ReactionPipeline.from_dir(directory, device=self.p["device"])
+            pipeline = ReactionPipeline.from_dir(directory, device=self.p["device"], precision=self.p["precision"])
         except CheckpointError as exc:  # hero_model's hint names its CLI option; here the option is a parameter
             raise StartupError(str(exc).replace("pass --checkpoint DIR", "set the parameter model_dir")) from exc
         except (ValueError, RuntimeError, OSError) as exc:  # e.g. device cuda without a GPU, unreadable files
@@ -202,6 +232,19 @@ class ReactNode(Node):
             v_l = pipeline.encode_frames(torch.zeros(16, 32, 32, 3, dtype=torch.uint8))
             pipeline.generate(v_l, length=pipeline.generator.config.unit_length * 2, seed=0, steps=1)
         return pipeline, directory
+
+    def _build_retargeter(self):
+        """The Retargeter of a robot target, built once (MuJoCo model + IK problem); None for target human."""
+        if self.p["target"] == "human":
+            return None
+        from hero_model.retarget import Retargeter, RobotSpecError, load_robot
+
+        try:
+            retargeter = Retargeter(load_robot(self.p["target"]))
+            retargeter.retarget(rest_pose()[None], fps=FPS)        # warm-up, so the first reaction is not the slow one
+        except (RobotSpecError, ValueError, OSError) as exc:
+            raise StartupError(f"cannot build the {self.p['target']} robot target: {exc}") from exc
+        return retargeter
 
     def _input_type_text(self) -> str:
         if self.compressed is None:
@@ -465,17 +508,21 @@ class ReactNode(Node):
                                           res_cond_scale=self.p["res_cond_scale"],
                                           temperature=self.p["temperature"])[0]
         motion = solve_human(reaction.features, fps=FPS)
+        target = motion
+        if self.retargeter is not None:                          # robot target: IK here, off the callbacks
+            robot_motion = self.retargeter.retarget(reaction.joints, fps=FPS)
+            target = RobotTargetMotion.from_retargeted(robot_motion, to_ros_frame(reaction.joints))
         stamp = window.last_tag if window.last_tag is not None else seconds_to_stamp(window.last_stamp)
         first = window.first_tag if window.first_tag is not None else seconds_to_stamp(window.first_stamp)
         msg = reaction_message(motion, reaction.features, stamp, self.p["frame_id"], first, stamp,
                                self.pipeline.model_id, latency_s=0.0)
-        trajectory = joint_trajectory_message(motion, stamp if self.p["trajectory_stamp"] == "input" else Time(),
-                                              self.p["lead_in_s"])
+        start_now = self.p["trajectory_stamp"] == "zero" or self.p["output_profile"] == "ros2_control"
+        trajectory = joint_trajectory_message(target, Time() if start_now else stamp, self.p["lead_in_s"])
         latency = time.monotonic() - request.created             # trigger -> output
         msg.generation_latency_s = latency
         self.pub_reaction.publish(msg)
         self.pub_trajectory.publish(trajectory)
-        self._playback = Playback(motion, time.monotonic(), stamp)
+        self._playback = Playback(target, time.monotonic(), stamp)
         self.stats.record_reaction(latency)
         text = (f"{request.kind} reaction #{self.stats.reactions}: {motion.length} frames ({motion.duration:.1f} s) "
                 f"from {window.num_frames} frames [{window.first_stamp:.3f}, {window.last_stamp:.3f}]; "
@@ -493,9 +540,10 @@ class ReactNode(Node):
         t = min(time.monotonic() - playback.start, playback.motion.duration)
         sample = playback.motion.sample(t)
         stamp = add_seconds(playback.stamp, t)                    # input stamp + time into the reaction
-        self.pub_joint_command.publish(joint_state_message(sample.dof_positions, sample.dof_velocities, stamp))
+        self.pub_joint_command.publish(joint_state_message(sample.dof_positions, sample.dof_velocities, stamp,
+                                                           playback.motion.joint_names))
         self.pub_root_pose.publish(root_pose_message(sample.root_position, sample.root_yaw, stamp,
-                                                     self.p["frame_id"]))
+                                                     self.p["frame_id"], sample.root_quaternion))
         self.pub_markers.publish(skeleton_markers(sample.joints, stamp, self.p["frame_id"]))
         if t >= playback.motion.duration and self._playback is playback:
             self._playback = None                                 # the last sample (zero velocity) went out
@@ -530,7 +578,8 @@ class ReactNode(Node):
             "failed requests": s.failed_requests,
             "generation latency last (s)": f"{s.last_latency_s:.3f}",
             "generation latency mean (s)": f"{s.latency_sum_s / max(s.reactions, 1):.3f}",
-            "trigger": self.p["trigger"], "device": str(self.pipeline.device), "model": self.pipeline.model_id,
+            "trigger": self.p["trigger"], "device": str(self.pipeline.device), "precision": self.pipeline.precision,
+            "model": self.pipeline.model_id,
         }
         name = f"{self.get_fully_qualified_name()}: reaction generator"
         self.pub_diagnostics.publish(diagnostic_array(self.get_clock().now().to_msg(), name,
