@@ -1,7 +1,7 @@
 """Generate a reaction to a video file.
 
     python -m hero_model.generate VIDEO --out OUT.npz [--checkpoint DIR] [--seed S] [--length FRAMES]
-                                  [--device auto|cpu|cuda] [--render] [--steps 10] [--bf16]
+                                  [--device auto|cpu|cuda] [--render] [--steps 10] [--precision fp32|bf16]
 
 Writes OUT.npz with `features` (N, 263, de-normalised HumanML3D), `joints` (N, 22, 3, metres, Y up), `length` (N),
 `codes` and `fps`; with --render also OUT.mp4 (stick figure). Same seed -> identical output. Without --checkpoint
@@ -31,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="reaction length in frames at 20 fps (default: predicted by the length head)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--steps", type=int, default=10, help="masked decoding steps")
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast for the transformers")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="transformer weights and activations: fp32, or bf16 (fast on CUDA and on CPUs with AMX, "
+                             "slower than fp32 on CPUs without bf16 matrix units)")
+    parser.add_argument("--bf16", action="store_true", help="same as --precision bf16")
     parser.add_argument("--video-weights", default=None, help="weight file for CLIP / TC-CLIP video backbones")
     parser.add_argument("--render", action="store_true", help="also write OUT.mp4 (stick figure)")
     args = parser.parse_args(argv)
@@ -43,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     from .data.video_io import VideoDecodeError, sample_frames
 
     try:
-        pipeline = ReactionPipeline.from_dir(args.checkpoint, args.device, args.video_weights, args.bf16)
+        pipeline = ReactionPipeline.from_dir(args.checkpoint, args.device, args.video_weights,
+                                             precision="bf16" if args.bf16 else args.precision)
     except (CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .hero import HeroGenerator
+from .hero.generator import PRECISIONS
 from .motion import Normalizer, features_to_joints
 from .rvq import RVQConfig, RVQVAE
 from .video import FrozenVideoEncoder, VideoEncoderConfig
@@ -103,7 +104,14 @@ class ReactionPipeline:
 
     def __init__(self, encoder: FrozenVideoEncoder, generator: HeroGenerator, rvq: RVQVAE, normalizer: Normalizer,
                  model_id: str = "custom", device: torch.device | str = "cpu",
-                 autocast_dtype: torch.dtype | None = None):
+                 autocast_dtype: torch.dtype | None = None, precision: str = "fp32"):
+        """precision: "fp32", or "bf16" -- the transformers run on a bfloat16 copy of their weights made once
+        (fast on CUDA and on CPUs with AMX; SLOWER than fp32 on CPUs without bf16 matrix units). The video encoder
+        and the RVQ decoder stay fp32. autocast_dtype: torch.autocast over the fp32 weights instead (older option).
+        """
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        self.precision = precision
         self.device = torch.device(device)
         self.encoder = encoder
         self.generator = generator.to(self.device).eval()
@@ -121,14 +129,19 @@ class ReactionPipeline:
 
     @classmethod
     def from_dir(cls, directory: str | Path = DEFAULT_MODEL_DIR, device: str = "auto",
-                 video_weights: str | None = None, bf16: bool = False) -> "ReactionPipeline":
+                 video_weights: str | None = None, bf16: bool = False,
+                 precision: str = "fp32") -> "ReactionPipeline":
+        """Load a model folder. bf16=True is the older spelling of precision="bf16"."""
         directory = check_model_dir(directory)
         dev = resolve_device(device)
         encoder = load_video_encoder(directory, dev, video_weights)
         generator, meta = HeroGenerator.load(directory / "generator", map_location=dev)
         rvq, normalizer = load_rvq(directory / "rvq", dev)
         model_id = str(meta.get("model_id") or directory.name)
-        return cls(encoder, generator, rvq, normalizer, model_id, dev, torch.bfloat16 if bf16 else None)
+        pipeline = cls(encoder, generator, rvq, normalizer, model_id, dev, precision="bf16" if bf16 else precision)
+        if pipeline.precision != "fp32":
+            generator.precision_copy(PRECISIONS[pipeline.precision])   # made at load time, not at the first reaction
+        return pipeline
 
     # --- video ---------------------------------------------------------------------------------------------
     def encode_frames(self, frames) -> torch.Tensor:
@@ -147,7 +160,7 @@ class ReactionPipeline:
 
         length: frames (floored to a multiple of 4), or None to let the length head predict it. seed: same seed,
         same reaction (None: fresh randomness). decoding: steps, cond_scale, res_cond_scale, temperature,
-        topk_filter_thres, naive -- passed to HeroGenerator.generate.
+        topk_filter_thres, naive, stage_times -- passed to HeroGenerator.generate (precision: the pipeline's).
         """
         v_l = torch.as_tensor(v_l, dtype=torch.float32, device=self.device)
         if v_l.dim() == 2:
@@ -160,6 +173,7 @@ class ReactionPipeline:
             rng.manual_seed(int(seed))
         lengths = None if length is None else torch.full((len(v_l),), int(length), device=self.device)
         t0 = time.perf_counter()
+        decoding.setdefault("precision", self.precision)
         codes, frame_lengths = self.generator.generate(v_l, lengths, generator=rng,
                                                        autocast_dtype=self.autocast_dtype, **decoding)
         motion = self.rvq.decode(codes.clamp(min=-1)).float()                      # (B, 4n, 263) normalised

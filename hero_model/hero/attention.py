@@ -6,11 +6,28 @@ the key/value projection of a fixed memory can be computed once (`project_kv`) a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 KeyValue = tuple[torch.Tensor, torch.Tensor]  # (B, heads, S, head_dim) each
+
+
+@dataclass
+class SplitMemory:
+    """Cross-attention memory of a guidance batch whose trailing rows all see copies of ONE memory token.
+
+    kv: keys/values (B_attend, heads, S, head_dim) of the leading rows, which attend normally.
+    constant: (d,) the attention output of every trailing row. Attention over copies of a single token returns that
+        token's value whatever the query (all scores are equal, so the weights average identical values), so the
+        query projection, the attention and the output projection of those rows reduce to one vector per reaction.
+    Inference only (there is no attention dropout on the constant rows).
+    """
+
+    kv: KeyValue
+    constant: torch.Tensor
 
 
 class MultiHeadAttention(nn.Module):
@@ -36,7 +53,13 @@ class MultiHeadAttention(nn.Module):
         k, v = F.linear(memory, w_kv, b_kv).chunk(2, dim=-1)
         return self._split_heads(k), self._split_heads(v)
 
-    def forward(self, query: torch.Tensor, memory: torch.Tensor | None = None, kv: KeyValue | None = None,
+    def constant_output(self, token: torch.Tensor) -> torch.Tensor:
+        """(d,) attention output of any query over a memory made of copies of `token` (d,): out_proj(W_v token)."""
+        d = self.d_model
+        return self.out_proj(F.linear(token, self.in_proj_weight[2 * d:], self.in_proj_bias[2 * d:]))
+
+    def forward(self, query: torch.Tensor, memory: torch.Tensor | None = None,
+                kv: KeyValue | SplitMemory | None = None,
                 key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attention of `query` (B, L, d) over `memory` (self-attention when both memory and kv are None).
 
@@ -44,6 +67,11 @@ class MultiHeadAttention(nn.Module):
         key_padding_mask: (B, S) bool, True where a key is padding (nn.MultiheadAttention's convention).
         """
         d = self.d_model
+        if isinstance(kv, SplitMemory):
+            n = kv.kv[0].shape[0]
+            attended = self.forward(query[:n], kv=kv.kv)
+            constant = kv.constant.to(attended.dtype).expand(query.shape[0] - n, query.shape[1], d)
+            return torch.cat([attended, constant])
         if kv is None and memory is None:  # self-attention: one fused projection for q, k, v
             q, k, v = F.linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
             q, k, v = self._split_heads(q), self._split_heads(k), self._split_heads(v)

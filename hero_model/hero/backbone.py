@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .attention import KeyValue
+from .attention import KeyValue, SplitMemory
 from .config import HeroConfig
 from .decoder import TransformerStack
 from .iie import IntentionExtractor
@@ -32,11 +32,12 @@ class Condition:
     """Everything a transformer pass needs from the video, computed once per reaction and reused by all steps.
 
     intention: (B, d_l) the projected intention token.
-    memory_kv: per-layer (K_f, V_f) of the frame memory for the DIE cross-attention; None without DIE.
+    memory_kv: per-layer (K_f, V_f) of the frame memory for the DIE cross-attention (a SplitMemory when the
+        unconditional half of a guidance batch sees the learned null memory); None without DIE.
     """
 
     intention: torch.Tensor
-    memory_kv: list[KeyValue] | None
+    memory_kv: list[KeyValue | SplitMemory] | None
 
     @property
     def batch_size(self) -> int:
@@ -168,10 +169,13 @@ class VideoConditionedTransformer(nn.Module):
         if self.config.use_die:
             memory = self.cond_emb(frames)                                # (B, T_v, d_l)
             if self.config.use_null_memory:
-                null_memory = self.null_memory.to(memory.dtype).expand_as(memory)
-            else:
-                null_memory = memory  # official: the unconditional pass still attends to the frames
-            memory_kv = self.stack.memory_kv(torch.cat([memory, null_memory]))
+                # The null memory is one learned token repeated: the unconditional rows' cross-attention output is
+                # that token's projected value, one vector per layer (SplitMemory) -- the same numbers as attending.
+                null = self.null_memory.to(memory.dtype)
+                memory_kv = [SplitMemory(kv, layer.multihead_attn.constant_output(null))
+                             for kv, layer in zip(self.stack.memory_kv(memory), self.stack.layers)]
+            else:  # official: the unconditional pass still attends to the frames
+                memory_kv = self.stack.memory_kv(torch.cat([memory, memory]))
         return Condition(intention, memory_kv)
 
     # --- backbone -------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import KeyValue, MultiHeadAttention
+from .attention import KeyValue, MultiHeadAttention, SplitMemory
 
 
 class TransformerUnit(nn.Module):
@@ -38,7 +38,7 @@ class TransformerUnit(nn.Module):
         return self.norm3 if self.cross_attention else self.norm2
 
     def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None,
-                memory_kv: KeyValue | None) -> torch.Tensor:
+                memory_kv: KeyValue | SplitMemory | None) -> torch.Tensor:
         """x (B, L, d); key_padding_mask (B, L) True at padding; memory_kv from multihead_attn.project_kv."""
         # intention-conditioned self-attention over [intention; motion tokens] (post-LN)
         x = self.norm1(x + self.dropout1(self.self_attn(x, key_padding_mask=key_padding_mask)))
@@ -69,7 +69,7 @@ class TransformerStack(nn.Module):
         return [layer.multihead_attn.project_kv(memory) for layer in self.layers]
 
     def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None,
-                memory_kv: list[KeyValue] | None) -> torch.Tensor:
+                memory_kv: list[KeyValue | SplitMemory] | None) -> torch.Tensor:
         for i, layer in enumerate(self.layers):
             x = layer(x, key_padding_mask, memory_kv[i] if memory_kv is not None else None)
         return x

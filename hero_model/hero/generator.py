@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from .length_head import LengthHead
 from .masked_transformer import MaskedTransformer
 from .residual_transformer import ResidualTransformer
 
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
 
 class HeroGenerator(nn.Module):
     """Masked transformer (RVQ layer 0) + residual transformer (layers 1..Q-1) + optional length head.
@@ -29,6 +33,10 @@ class HeroGenerator(nn.Module):
         self.masked = MaskedTransformer(config)
         self.residual = ResidualTransformer(config)
         self.length_head = LengthHead(config) if config.length_head else None
+        # Low-precision inference copies of the transformers, made once and reused by every generate() call
+        # (torch.autocast would re-cast every sliced weight -- in_proj rows, per-layer residual tables -- per pass).
+        # A plain dict, not a submodule: it is not part of state_dict, .to() or parameters().
+        self._precision_copies: dict[torch.dtype, tuple[tuple, HeroGenerator]] = {}
 
     # --- training -------------------------------------------------------------------------------------------
     def training_losses(self, frames: torch.Tensor, codes: torch.Tensor,
@@ -60,7 +68,9 @@ class HeroGenerator(nn.Module):
                  cond_scale: float = 4.0, res_cond_scale: float = 5.0, temperature: float = 1.0,
                  topk_filter_thres: float = 0.9, generator: torch.Generator | None = None,
                  sample_length: bool = True, naive: bool = False,
-                 autocast_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 autocast_dtype: torch.dtype | None = None,
+                 precision: str = "fp32", stage_times: dict[str, float] | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate reaction codes for video features.
 
         frames: v_l (B, T_v, d_vl). lengths: (B,) in frames (floored to whole tokens), or None to use the
@@ -68,7 +78,13 @@ class HeroGenerator(nn.Module):
         steps: masked-decoding iterations; cond_scale / res_cond_scale: guidance scales s (1 = no guidance);
         temperature: sampling temperature (<= 0: greedy); topk_filter_thres: keep the top (1 - thres) logits.
         generator: torch.Generator for reproducible sampling. naive: unbatched guidance, conditioning recomputed
-        every step (benchmark reference; same tokens). autocast_dtype: e.g. torch.bfloat16 for mixed precision.
+        every step (benchmark reference; same tokens). autocast_dtype: e.g. torch.bfloat16 for torch.autocast
+        mixed precision over the fp32 weights. precision: "fp32", or "bf16" to run both transformers on a bfloat16
+        copy of their weights (made once, refreshed when the weights change; logits, guidance and sampling stay
+        float32). bf16 pays off where the hardware has bf16 matrix units (CUDA, Intel AMX); on CPUs without them it
+        is slower than fp32. Its tokens differ from fp32's where near-ties flip (tests/test_precision.py bounds it).
+        stage_times: a dict to receive the seconds of "condition" (guidance conditioning of both transformers,
+        including the bf16 weight copy when it is first made), "masked" and "residual" (for benchmarks).
         Returns codes (B, n, Q) int64 with -1 beyond each length, and the lengths in frames (B,).
         """
         c = self.config
@@ -78,6 +94,8 @@ class HeroGenerator(nn.Module):
             raise ValueError(f"steps must be >= 1, got {steps}")
         if not 0.0 <= topk_filter_thres < 1.0:
             raise ValueError(f"topk_filter_thres must lie in [0, 1), got {topk_filter_thres}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         was_training = self.training
         self.eval()
         try:
@@ -92,16 +110,45 @@ class HeroGenerator(nn.Module):
                     raise ValueError(f"lengths must have shape ({frames.shape[0]},), got {tuple(lengths.shape)}")
             autocast = (torch.autocast(frames.device.type, dtype=autocast_dtype) if autocast_dtype is not None
                         else contextlib.nullcontext())
+            clock = _StageClock(frames.device, stage_times)
+            dtype = PRECISIONS[precision]
             with autocast:
-                base_guide = GuidedLogits(self.masked, frames, cond_scale, naive=naive)
-                base = decode_base_layer(self.masked, base_guide, token_lengths, steps, temperature,
+                nets = self if dtype == torch.float32 else self.precision_copy(dtype)
+                x = frames.to(dtype)
+                base_guide = GuidedLogits(nets.masked, x, cond_scale, naive=naive)
+                res_guide = GuidedLogits(nets.residual, x, res_cond_scale, naive=naive)
+                clock.lap("condition")
+                base = decode_base_layer(nets.masked, base_guide, token_lengths, steps, temperature,
                                          topk_filter_thres, generator)
-                res_guide = GuidedLogits(self.residual, frames, res_cond_scale, naive=naive)
-                codes = decode_residual_layers(self.residual, res_guide, base, token_lengths, temperature,
+                clock.lap("masked")
+                codes = decode_residual_layers(nets.residual, res_guide, base, token_lengths, temperature,
                                                topk_filter_thres, generator)
+                clock.lap("residual")
         finally:
             self.train(was_training)
         return codes, token_lengths * c.unit_length
+
+    def precision_copy(self, dtype: torch.dtype) -> "HeroGenerator":
+        """An eval-mode copy of this generator with its floating-point weights in `dtype` (no length head), cached
+        until a parameter of this model changes (in-place update, load_state_dict or .to())."""
+        params = list(self.parameters())
+        key = (params[0].device, params[0].data_ptr(), sum(p._version for p in params))
+        cached = self._precision_copies.get(dtype)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        state = {name: t.detach().to(dtype) if t.is_floating_point() else t.detach()
+                 for name, t in self.state_dict().items() if not name.startswith("length_head.")}
+        with torch.device("meta"):   # no random initialisation of weights that are replaced at once
+            twin = HeroGenerator(dataclasses.replace(self.config, length_head=False))
+        twin.load_state_dict(state, assign=True)
+        for name, buffer in self.named_buffers():  # non-persistent buffers (positional tables) are not in state
+            if name not in state and not name.startswith("length_head."):
+                module_name, _, leaf = name.rpartition(".")
+                twin.get_submodule(module_name)._buffers[leaf] = (buffer.to(dtype) if buffer.is_floating_point()
+                                                                  else buffer)
+        twin.eval().requires_grad_(False)
+        self._precision_copies[dtype] = (key, twin)
+        return twin
 
     # --- lengths --------------------------------------------------------------------------------------------
     def token_lengths(self, frame_lengths: torch.Tensor) -> torch.Tensor:
@@ -139,3 +186,20 @@ class HeroGenerator(nn.Module):
                                   f"missing {missing[:10]}{'...' if len(missing) > 10 else ''}, "
                                   f"unexpected {unexpected[:10]}{'...' if len(unexpected) > 10 else ''}")
         return model.to(map_location).eval(), meta
+
+
+class _StageClock:
+    """Seconds between successive lap() calls into `times` (None: does nothing); synchronises CUDA first."""
+
+    def __init__(self, device: torch.device, times: dict[str, float] | None):
+        self.device, self.times = device, times
+        self.last = time.perf_counter() if times is not None else 0.0
+
+    def lap(self, name: str) -> None:
+        if self.times is None:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.times[name] = now - self.last
+        self.last = now
