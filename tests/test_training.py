@@ -46,7 +46,7 @@ def tiny_overrides(root: Path, out_dir: Path, name: str) -> list[str]:
     """The small config shrunk to seconds: 32 px frames, a 2-block CNN, a 3-layer RVQ of 32 codes, 1-layer
     transformers; 3 steps per epoch (9 training pairs, batch 4)."""
     return [
-        f"name={name}", f"out_dir={out_dir}", f"data.root={root}", "device=cpu", "threads=1",
+        f"name={name}", f"out_dir={out_dir}", f"data.root={root}", "device=cpu", "threads=1", "evaluator=null",
         "encoder.image_size=32", "encoder.cnn_widths=[8,16]", "encoder.feature_dim=32", "encoder.batch_size=4",
         "encoder.epochs=2", "encoder.milestones=[]", "encoder.warmup_steps=2",
         "rvq.model={width: 32, code_dim: 16, num_codes: 32, num_quantizers: 3, depth: 1}", "rvq.window=20",
@@ -278,12 +278,66 @@ def test_two_process_gloo_run_trains_and_checkpoints_once(trained_run, tiny_data
 def test_export_default_copies_a_loadable_model(trained_run, tmp_path):
     target = tmp_path / "default"
     overrides = [f"name={trained_run.name}", f"out_dir={trained_run.parent}", "--export-default",
-                 "--export-to", str(target)]
+                 "--export-to", str(target), "evaluator=null"]
     assert main(overrides) == 0
-    assert sorted(p.name for p in target.iterdir()) == sorted(
-        ["generator.json", "generator.safetensors", "rvq.json", "rvq.safetensors", "video_encoder.json",
-         "video_encoder.safetensors"])
+    model_files = ["generator.json", "generator.safetensors", "rvq.json", "rvq.safetensors", "video_encoder.json",
+                   "video_encoder.safetensors"]
+    assert sorted(p.name for p in target.iterdir()) == sorted(model_files)
+    # With an evaluator folder, its plausibility classifier travels with the default (hero_ros.replay scores with it).
+    from hero_model.eval.plausibility import ClassifierConfig, ReactionClassifier
+    from hero_model.motion.normalization import Normalizer
+
+    evaluator_dir = tmp_path / "evaluator"
+    evaluator_dir.mkdir()
+    ReactionClassifier(ClassifierConfig(width=8, dilations=(1,), num_classes=2),
+                       Normalizer(np.zeros(263), np.ones(263)), ("a", "b")).save(
+        evaluator_dir / "plausibility")
+    with_classifier = tmp_path / "default_with_classifier"
+    assert main(overrides[:-3] + ["--export-to", str(with_classifier), f"evaluator={evaluator_dir}"]) == 0
+    assert sorted(p.name for p in with_classifier.iterdir()) == sorted(
+        model_files + ["plausibility.json", "plausibility.safetensors"])
+    assert ReactionClassifier.load(with_classifier / "plausibility").class_names == ("a", "b")
     assert ReactionPipeline.from_dir(target, device="cpu").model_id.startswith("hero-ros-tiny-")
     with pytest.raises(SystemExit, match="no exported model"):
         main(["name=missing", f"out_dir={tmp_path}", "--export-default", "--export-to", str(target)])
     assert export_default(trained_run / "model", target) == target
+
+
+def test_res_stage_logs_the_validation_fid_of_the_whole_generator(trained_run, tiny_data, tmp_path):
+    """With an evaluator folder, stage res measures the validation FID every res.fid_every epochs (and at the last)
+    and stores it with the checkpoint and in TensorBoard; without one (evaluator=null) nothing is measured."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from hero_model.eval.evaluator import EvaluatorConfig, MotionEvaluator
+    from hero_model.motion.normalization import Normalizer
+
+    evaluator_dir = tmp_path / "evaluator"
+    evaluator_dir.mkdir()
+    torch.manual_seed(0)
+    MotionEvaluator(EvaluatorConfig.small(embedding_dim=8), Normalizer.from_dir(tiny_data)).save(
+        evaluator_dir / "evaluator")
+    out = tmp_path / "runs"
+    assert main(tiny_overrides(tiny_data, out, "fid") + [f"base_run={trained_run}", "--stages", "res",
+                                                        f"evaluator={evaluator_dir}", "res.fid_every=1"]) == 0
+    state = json.loads((out / "fid/res/latest_state.json").read_text())
+    assert np.isfinite(state["best"]["val_fid"]) and state["best"]["val_fid"] >= 0.0
+    events = EventAccumulator(str(out / "fid/tb")).Reload()
+    assert [e.step for e in events.Scalars("res/val_fid")] == [3, 6]          # epochs 1 and 2, 3 steps each
+    no_fid = json.loads((trained_run / "res/latest_state.json").read_text())   # trained with evaluator=null
+    assert "val_fid" not in no_fid["best"]
+    # The export picked each transformer's checkpoint (best token loss or last epoch) on validation FID.
+    meta = json.loads((out / "fid/model/generator.json").read_text())
+    scores = meta["selection"]["val_fid"]
+    assert sorted(scores) == ["mask=best,res=best", "mask=best,res=latest", "mask=latest,res=best",
+                              "mask=latest,res=latest"]
+    chosen = f"mask={meta['checkpoints']['mask']},res={meta['checkpoints']['res']}"
+    assert scores[chosen] == min(scores.values())
+    assert json.loads((trained_run / "model/generator.json").read_text())["checkpoints"] == {"mask": "best",
+                                                                                           "res": "best"}
+
+
+def test_res_fid_settings_are_validated():
+    for override, field_name in (("res.fid_every=-1", "res.fid_every"), ("res.fid_max_pairs=1", "res.fid_max_pairs"),
+                                 ("select=latest", "select")):
+        with pytest.raises(ValueError, match=field_name.replace(".", r"\.")):
+            load_config("small", [override])

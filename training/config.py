@@ -321,8 +321,22 @@ class MaskStageConfig(TransformerStageConfig):
 
 @dataclass
 class ResStageConfig(TransformerStageConfig):
-    __doc__ = TransformerStageConfig.__doc__
+    __doc__ = TransformerStageConfig.__doc__ + """
+    fid_every: measure the validation FID of the whole generator (stage mask's best + this residual transformer)
+        every this many epochs and log it to TensorBoard as res/val_fid (0: never). Needs TrainConfig.evaluator.
+    fid_max_pairs: validation pairs used for it (null: all).
+    """
     SECTION = "res"
+
+    fid_every: int = 0
+    fid_max_pairs: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.fid_every, bool) or not isinstance(self.fid_every, int) or self.fid_every < 0:
+            raise ValueError(f"res.fid_every must be an int >= 0, got {self.fid_every!r}")
+        if self.fid_max_pairs is not None and (not isinstance(self.fid_max_pairs, int) or self.fid_max_pairs < 2):
+            raise ValueError(f"res.fid_max_pairs must be an int >= 2 or null, got {self.fid_max_pairs!r}")
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "encoder": EncoderStageConfig, "rvq": RVQStageConfig,
@@ -344,6 +358,11 @@ class TrainConfig:
     threads: torch CPU threads (null: torch's default, one per core).
     resume: continue from the run folder's latest checkpoints when they exist (at most one epoch is lost).
     export: after the stages, assemble <run>/model/ (video encoder, generator, RVQ) when every part exists.
+    evaluator: folder of the project's evaluator (`python training/evaluate.py train-evaluator`); when it exists,
+        stage res logs the validation FID (res.fid_every) and the export selects checkpoints on it. null: never.
+    select: how the export picks each transformer's checkpoint: "val_fid" (the lower validation FID of its
+        best-token-loss and last-epoch checkpoints; needs the evaluator, else falls back to "best") or "best"
+        (best validation token loss).
     """
 
     name: str = "small"
@@ -355,6 +374,8 @@ class TrainConfig:
     threads: int | None = None
     resume: bool = True
     export: bool = True
+    evaluator: str | None = "runs/evaluator"
+    select: str = "val_fid"
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderStageConfig = field(default_factory=EncoderStageConfig)
     rvq: RVQStageConfig = field(default_factory=RVQStageConfig)
@@ -380,6 +401,8 @@ class TrainConfig:
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
             raise ValueError(f"threads must be an int >= 1 or null, got {self.threads!r}")
+        if self.select not in ("val_fid", "best"):
+            raise ValueError(f"select must be 'val_fid' or 'best', got {self.select!r}")
         if not self.name or "/" in self.name:
             raise ValueError(f"name must be a non-empty folder name without '/', got {self.name!r}")
 

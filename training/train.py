@@ -70,11 +70,15 @@ def _cpu_seconds() -> float:
 
 
 def _record_timing(run_dir: Path, stage: str, wall: float, cpu: float) -> None:
-    """runs/<name>/timings.json: wall-clock and CPU seconds of each stage's latest execution. On a shared machine
-    the CPU seconds divided by the core count estimate the wall time the stage would take there alone."""
+    """runs/<name>/timings.json: wall-clock and CPU seconds spent in each stage, summed over the executions that
+    resumed it (a killed and resumed stage counts both parts; a finished one adds its check only). On a shared
+    machine the CPU seconds divided by the core count estimate the wall time the stage would take there alone."""
     path = run_dir / "timings.json"
     timings = json.loads(path.read_text()) if path.is_file() else {}
-    timings[stage] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1)}
+    before = timings.get(stage, {})
+    timings[stage] = {**before, "wall_s": round(before.get("wall_s", 0.0) + wall, 1),
+                      "cpu_s": round(before.get("cpu_s", 0.0) + cpu, 1),
+                      "executions": before.get("executions", 0) + 1}
     path.write_text(json.dumps(timings, indent=1))
 
 
@@ -165,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         if not (model_dir / "generator.json").is_file():
             raise SystemExit(f"{model_dir} holds no exported model: train the run first (python training/train.py "
                              f"name={cfg.name})")
-        export_default(model_dir, Path(args.export_to) if args.export_to else DEFAULT_MODEL_DIR)
+        classifier = Path(cfg.evaluator) / "plausibility" if cfg.evaluator else None
+        if classifier is not None and not classifier.with_suffix(".json").is_file():
+            logger.info("no plausibility classifier at %s: the default folder gets none", classifier)
+            classifier = None
+        export_default(model_dir, Path(args.export_to) if args.export_to else DEFAULT_MODEL_DIR, classifier)
         return 0
     run_training(cfg)
     return 0

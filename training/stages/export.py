@@ -2,7 +2,9 @@
 
     <run>/model/video_encoder.json (+ .safetensors)   the frozen encoder of stage `encoder`
     <run>/model/rvq.{safetensors,json}                 stage `rvq`'s best checkpoint (normalisation statistics inside)
-    <run>/model/generator.{safetensors,json}           the best `mask` part + the best `res` part, with a model_id
+    <run>/model/generator.{safetensors,json}           the `mask` part + the `res` part, with a model_id; each part
+                                                       is the stage's best-loss or last-epoch checkpoint, whichever
+                                                       pair gives the lower validation FID (select_checkpoints)
 
 Each part may come from base_run (training.config.TrainConfig.stage_dir). The folder is loaded back with
 ReactionPipeline.from_dir before it counts as written.
@@ -29,6 +31,55 @@ def missing_parts(cfg) -> list[str]:
     wanted = [cfg.stage_dir("encoder") / "video_encoder.json", cfg.stage_dir("rvq") / "best.json",
               cfg.stage_dir("mask") / "best.json", cfg.stage_dir("res") / "best.json"]
     return [str(p) for p in wanted if not p.is_file()]
+
+
+def select_checkpoints(cfg) -> tuple[dict[str, str], dict]:
+    """Which checkpoint of each transformer the model is assembled from: {"mask": "best"|"latest", "res": ...}.
+
+    Each stage keeps two candidates: `best` (lowest validation token loss) and `latest` (its last epoch). On a set as
+    small as ViMo-Synth's ~430 training pairs the token loss starts rising early while the decoded reactions keep
+    improving (the loss punishes confident predictions of one of several plausible reactions), so with
+    cfg.select == "val_fid" and an evaluator at cfg.evaluator the four combinations are decoded on the validation
+    split and the lowest validation FID wins -- the paper's metric, measured on held-out training pairs, never on
+    test. Otherwise (no evaluator, or select == "best") both `best` checkpoints are used.
+    Returns the choice and a report {"criterion", "val_fid": {"mask=<m>,res=<r>": fid, ...}}.
+    """
+    default = {"mask": "best", "res": "best"}
+    if cfg.select == "best" or cfg.evaluator is None or not (Path(cfg.evaluator) / "evaluator.json").is_file():
+        return default, {"criterion": "best validation token loss per stage"}
+    import torch
+
+    from hero_model.eval.evaluator import MotionEvaluator
+    from hero_model.eval.protocol import validation_fid
+    from hero_model.pipeline import load_rvq
+
+    from .features import build_feature_cache
+    from .val_fid import FID_SEED
+
+    rvq, normalizer = load_rvq(cfg.stage_dir("rvq") / "best", torch.device("cpu"))
+    cache = build_feature_cache(cfg, cfg.stage_dir("encoder"), ("train.txt",), progress=False)
+    evaluator = MotionEvaluator.load(Path(cfg.evaluator) / "evaluator", "cpu")
+    scores: dict[str, float] = {}
+    best_choice, best_fid = default, float("inf")
+    for mask_kind in ("best", "latest"):
+        for res_kind in ("best", "latest"):
+            generator, _, _ = assemble_generator(cfg.stage_dir("mask") / mask_kind, cfg.stage_dir("res") / res_kind)
+            fid = validation_fid((generator.eval(), rvq.eval(), normalizer), cfg.data.root, evaluator,
+                                 video_features=cache, data_seed=cfg.seed, seed=FID_SEED)
+            scores[f"mask={mask_kind},res={res_kind}"] = round(fid, 4)
+            logger.info("export: validation FID with mask/%s + res/%s: %.4f", mask_kind, res_kind, fid)
+            if fid < best_fid:
+                best_choice, best_fid = {"mask": mask_kind, "res": res_kind}, fid
+    return best_choice, {"criterion": "validation FID over {best token loss, last epoch} per stage",
+                         "val_fid": scores}
+
+
+def _recorded_epoch(cfg, stage: str, kind: str) -> int | None:
+    """The epoch a stage's `latest` checkpoint belongs to (its state file names it; `best` carries it itself)."""
+    state_file = cfg.stage_dir(stage) / "latest_state.json"
+    if kind != "latest" or not state_file.is_file():
+        return None
+    return json.loads(state_file.read_text()).get("epoch")
 
 
 def assemble_generator(mask_path: Path, res_path: Path) -> tuple[HeroGenerator, dict, dict]:
@@ -61,8 +112,9 @@ def export_model(cfg, out: Path | None = None) -> Path:
     for suffix in (".safetensors", ".json"):
         shutil.copyfile(rvq_best.with_suffix(suffix), out / f"rvq{suffix}")
 
-    generator, mask_meta, res_meta = assemble_generator(cfg.stage_dir("mask") / "best",
-                                                        cfg.stage_dir("res") / "best")
+    choice, selection = select_checkpoints(cfg)
+    generator, mask_meta, res_meta = assemble_generator(cfg.stage_dir("mask") / choice["mask"],
+                                                        cfg.stage_dir("res") / choice["res"])
     digest = hashlib.sha256()
     for name in ("video_encoder.safetensors", "rvq.safetensors"):
         if (out / name).is_file():
@@ -74,16 +126,27 @@ def export_model(cfg, out: Path | None = None) -> Path:
     metrics.update({f"res_{k}": v for k, v in res_meta.items() if k.startswith("val_")})
     generator.save(out / "generator", model_id=model_id, trained_by="training/train.py", run=str(cfg.run_dir),
                    dataset=str(cfg.data.root), encoder_id=mask_meta.get("encoder_id"), rvq=mask_meta.get("rvq"),
-                   epochs={"mask": mask_meta.get("epoch"), "res": res_meta.get("epoch")}, **metrics)
+                   epochs={stage: meta.get("epoch") or _recorded_epoch(cfg, stage, choice[stage])
+                           for stage, meta in (("mask", mask_meta), ("res", res_meta))},
+                   checkpoints=choice, selection=selection, **metrics)
     pipeline = ReactionPipeline.from_dir(out, device="cpu")  # the folder must load as users will load it
     logger.info("exported %s (model_id %s)", out, pipeline.model_id)
     return out
 
 
-def export_default(model_dir: Path, target: Path = DEFAULT_MODEL_DIR) -> Path:
-    """Copy a model folder into hero_model/assets/default/ after checking that it loads."""
+def export_default(model_dir: Path, target: Path = DEFAULT_MODEL_DIR, classifier: Path | None = None) -> Path:
+    """Copy a model folder into hero_model/assets/default/ after checking that it loads; with `classifier` (the
+    plausibility classifier of the evaluator folder, <evaluator>/plausibility) also that, as plausibility.*, which
+    `python -m hero_ros.replay` scores labelled bags with by default."""
     model_dir = Path(model_dir)
     ReactionPipeline.from_dir(model_dir, device="cpu")
+    if classifier is not None:
+        from hero_model.eval.plausibility import ReactionClassifier
+
+        ReactionClassifier.load(classifier)  # must load before anything is copied
+        target.mkdir(parents=True, exist_ok=True)
+        for suffix in (".safetensors", ".json"):
+            shutil.copyfile(Path(classifier).with_suffix(suffix), target / f"plausibility{suffix}")
     target.mkdir(parents=True, exist_ok=True)
     names = list(MODEL_FILES) + [n for n in OPTIONAL_FILES if (model_dir / n).is_file()]
     for name in names:

@@ -9,7 +9,8 @@ HERO do, on the same data:
          -> v_l (B, 16, d) from the frame-feature cache of the frozen encoder (features.py)
 
 AdamW (0.9, 0.99), weight decay 1e-5, linear warm-up then MultiStepLR, global-norm gradient clipping, bf16 autocast
-on CUDA. The best checkpoint is chosen on the validation pairs' loss (carved from train.txt; test is never used).
+on CUDA. The best checkpoint is chosen on the validation pairs' loss (carved from train.txt; test is never used);
+with an evaluator, stage res also logs the validation FID of the whole generator (val_fid.py).
 Outputs: <run>/<stage>/best.{safetensors,json} holding that part's HeroGenerator tensors (same key names), so the
 export can assemble the full generator from the two files.
 """
@@ -34,6 +35,7 @@ from hero_model.pipeline import load_rvq
 from .common import (StageCheckpoints, autocast, clip_gradients, epoch_seed, finished, log_epoch, lr_at,
                      seed_everything)
 from .features import build_feature_cache
+from .val_fid import ValidationFID
 
 logger = logging.getLogger("training.generator")
 
@@ -153,6 +155,8 @@ def run(cfg, stage: str, dist, writer) -> Path:
     seed_everything(cfg.seed)  # the initial weights depend on the seed only, not on what ran before
     generator = HeroGenerator(hero)
     objective = PartObjective(generator, stage).to(device)
+    fid_probe = (ValidationFID.maybe(cfg, generator, rvq, normalizer, cache, device)
+                 if stage == "res" and dist.is_main else None)
     n_params = sum(p.numel() for p in objective.parameters())
     optimizer = torch.optim.AdamW(objective.parameters(), lr=sc.lr, betas=sc.betas, weight_decay=sc.weight_decay)
     config_dict = hero.to_dict()
@@ -214,6 +218,8 @@ def run(cfg, stage: str, dist, writer) -> Path:
             metrics = {}
             if (epoch + 1) % sc.val_every == 0 or last:
                 metrics = validate(objective, val_loader, rvq, hero.unit_length, device)
+                if fid_probe is not None and ((epoch + 1) % cfg.res.fid_every == 0 or last):
+                    metrics["val_fid"] = fid_probe()  # logged and stored with the checkpoint; selection stays on loss
                 for k, v in metrics.items():
                     writer.add_scalar(f"{stage}/{k}", v, step)
                 if state["best"] is None or metrics[select] < state["best"][select]:
