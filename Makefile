@@ -1,4 +1,5 @@
-# The README's two commands: `make demo` (the main job on the embedded default) and `make test` (the test suite).
+# The README's two commands: `make demo` (a ViMo-Synth clip played into the running reaction node, embedded default
+# model) and `make test` (the test suite).
 # Both run scripts/setup.sh first, which creates .venv on a fresh clone and returns at once when it is up to date.
 SHELL := /bin/bash
 PY := .venv/bin/python
@@ -9,7 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	@$(ROS_ENV) && $(PY) -m hero_model.demo --out out/demo
+	@$(ROS_ENV) && $(PY) -m hero_ros.demo --out out/demo
 
 test: setup
 	@$(ROS_ENV) && $(PY) -m pytest -q -p no:cacheprovider

@@ -1,6 +1,7 @@
-"""The README's main job on the embedded default (`make demo`).
+"""The motion tokenizer on its own: the embedded RVQ-VAE round trip (`make demo` is the ROS node demo,
+hero_ros.demo; this one needs no ROS).
 
-Today: a reaction from the procedural motion library -> 263-d HumanML3D features -> the embedded RVQ-VAE tokenizer
+A reaction from the procedural motion library -> 263-d HumanML3D features -> the embedded RVQ-VAE tokenizer
 (encode to residual tokens, decode) -> joints again, rendered before/after side by side as an mp4, with the
 reconstruction error printed. `python -m hero_model.demo --out DIR [--reaction NAME] [--seed S] [--checkpoint DIR]`.
 """

@@ -29,3 +29,23 @@ def test_demo_refuses_a_missing_checkpoint_with_one_line(tmp_path):
                              str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "rvq.safetensors" in result.stderr
+
+
+def test_make_demo_plays_a_clip_into_the_node_with_the_embedded_default(tmp_path):
+    """`make demo`: a ViMo-Synth clip played into the running node (its own process, embedded default model); the
+    reaction it publishes is summarised, rendered and stamped with the clip's last frame."""
+    import json
+
+    assert (DEFAULT_MODEL_DIR / "generator.safetensors").is_file(), "the embedded generator must be committed"
+    result = subprocess.run([sys.executable, "-m", "hero_ros.demo", "--out", str(tmp_path)], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model_id"].startswith("hero-ros-small-hero-")
+    assert summary["header_stamp_is_last_frame"] and summary["reaction_on_topic"]
+    assert 4 <= summary["reaction_frames"] <= 200 and summary["reaction_frames"] % 4 == 0
+    assert summary["trajectory"]["points"] == summary["reaction_frames"] and summary["node_exit_code"] == 0
+    assert summary["received"]["joint_command"] > 0 and summary["received"]["diagnostics"] > 0
+    for name in ("reaction.mp4", "side_by_side.mp4", "input.mp4"):
+        with av.open(str(tmp_path / name)) as container:
+            assert sum(1 for _ in container.decode(container.streams.video[0])) >= 20, name
