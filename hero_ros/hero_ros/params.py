@@ -58,7 +58,10 @@ PARAMS: tuple[ParamSpec, ...] = (
               "subscription matches every camera; reliable only matches reliable publishers)", read_only=True),
     ParamSpec("stale_after_s", 1.0, "camera considered stopped after this many seconds without a frame: automatic "
               "triggers pause and a throttled warning is logged", 0.05, 60.0),
-    ParamSpec("max_encode_hz", 30.0, "frames encoded per second at most; faster cameras are decimated", 1.0, 240.0),
+    # 10 Hz: a 3 s window then holds 30 frames for its 16 segment centres, and on a 2-core CPU encoding every frame
+    # of a 30 Hz VGA camera (25 ms each) starves generation (bench/node.py: p99 3.0 s at 30 Hz, 0.38 s at 8 Hz).
+    ParamSpec("max_encode_hz", 10.0, "frames encoded per second at most; faster cameras are decimated (raise it "
+              "on a GPU or for short windows: window_s x max_encode_hz must reach min_frames)", 1.0, 240.0),
     # model
     ParamSpec("model_dir", "", "model folder (video_encoder.json, generator.*, rvq.*); empty: the embedded default",
               read_only=True),
