@@ -134,6 +134,22 @@ def export_model(cfg, out: Path | None = None) -> Path:
     return out
 
 
+def _save_half_precision(source: Path, target: Path) -> None:
+    """Write the generator checkpoint with float16 storage: the embedded default lives in git, and the two
+    transformers in fp32 (27 MB at the "cpu" preset) are over the repository's 20 MB per-file limit. Loading copies
+    the tensors into the fp32 modules (load_state_dict converts), so inference still runs in fp32; the rounding
+    (relative 5e-4) changes sampled tokens only where two candidates are nearly tied. The model id gets "-fp16"."""
+    import torch
+
+    from hero_model.checkpoint import save_checkpoint
+
+    state, meta = load_checkpoint(source)
+    state = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
+    extra = {k: v for k, v in meta.items() if k not in ("format_version", "config")} | {
+        "model_id": f"{meta.get('model_id', source.parent.name)}-fp16", "stored_dtype": "float16"}
+    save_checkpoint(target, state, meta["config"], **extra)
+
+
 def export_default(model_dir: Path, target: Path = DEFAULT_MODEL_DIR, classifier: Path | None = None) -> Path:
     """Copy a model folder into hero_model/assets/default/ after checking that it loads; with `classifier` (the
     plausibility classifier of the evaluator folder, <evaluator>/plausibility) also that, as plausibility.*, which
@@ -150,7 +166,10 @@ def export_default(model_dir: Path, target: Path = DEFAULT_MODEL_DIR, classifier
     target.mkdir(parents=True, exist_ok=True)
     names = list(MODEL_FILES) + [n for n in OPTIONAL_FILES if (model_dir / n).is_file()]
     for name in names:
+        if name.startswith("generator."):
+            continue
         shutil.copyfile(model_dir / name, target / name)
+    _save_half_precision(model_dir / "generator", target / "generator")
     for name in OPTIONAL_FILES:  # e.g. small-cnn weights left over from an earlier default with a ViT encoder now
         if name not in names and (target / name).is_file():
             (target / name).unlink()
