@@ -10,7 +10,6 @@ checked on load; a bad one raises RobotSpecError naming the file and the field.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from ..mjlab_assets import mjlab_file
 from ..motion import JOINT_NAMES
 
 ROBOTS_DIR = Path(__file__).resolve().parent / "robots"
@@ -98,10 +98,7 @@ def list_robots() -> tuple[str, ...]:
 
 def _resolve_mjcf(text: str, source: Path) -> Path:
     if text.startswith("mjlab:"):
-        spec = importlib.util.find_spec("mjlab")                  # locates the package without importing it
-        if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError("the mjlab package is not installed (pip install --no-deps mjlab==1.6.0)")
-        path = Path(list(spec.submodule_search_locations)[0]) / text[len("mjlab:"):]
+        return mjlab_file(text[len("mjlab:"):])
     else:
         path = Path(os.path.expandvars(os.path.expanduser(text)))
         if not path.is_absolute():

@@ -16,12 +16,13 @@ gear ratio squared), enough for the stability of the simulation, not identified 
 """
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 import mujoco
 import numpy as np
+
+from ..mjlab_assets import G1_MJCF, mjlab_file
 
 # The G1's 29 hinges in MJCF order (= qpos[7:] order): legs, waist, arms.
 JOINT_NAMES: tuple[str, ...] = tuple(
@@ -111,16 +112,9 @@ STANDING_POSE: dict[str, float] = {
 
 
 def g1_mjcf_path() -> Path:
-    """Path of the mjlab wheel's G1 MJCF, found without importing mjlab; FileNotFoundError saying how to install it."""
-    spec = importlib.util.find_spec("mjlab")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the Unitree G1 model comes with the mjlab wheel: pip install --no-deps mjlab==1.6.0")
-    for location in spec.submodule_search_locations:
-        path = Path(location) / "asset_zoo" / "robots" / "unitree_g1" / "xmls" / "g1.xml"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"mjlab is installed at {list(spec.submodule_search_locations)} but has no "
-                            "asset_zoo/robots/unitree_g1/xmls/g1.xml")
+    """Path of the mjlab wheel's G1 MJCF (the file hero_model/retarget/robots/g1.yaml names), without importing
+    mjlab or mink; FileNotFoundError saying how to install it."""
+    return mjlab_file(G1_MJCF)
 
 
 def build_scene(mjcf_path: str | Path | None = None, timestep: float = 0.002, render_size=(640, 480)) -> mujoco.MjModel:

@@ -208,16 +208,20 @@ class HumanMotion:
 
     def sample(self, t: float) -> MotionSample:
         """The motion at `t` seconds from its start (clamped to [0, duration])."""
-        x = min(max(t, 0.0), self.duration) * self.fps
-        i = min(int(x), self.length - 1)
-        j = min(i + 1, self.length - 1)
-        w = x - i
+        i, j, w = _frame_blend(t, self.fps, self.length)
 
         def lerp(a):
             return (1.0 - w) * a[i] + w * a[j]
 
         return MotionSample(lerp(self.dof_positions), lerp(self.dof_velocities), lerp(self.root_positions),
                             float(lerp(self.root_yaw)), lerp(self.joints))
+
+
+def _frame_blend(t: float, fps: float, length: int) -> tuple[int, int, float]:
+    """Frames i, j = i + 1 around `t` seconds (clamped to the motion) and the weight w of frame j."""
+    x = min(max(t, 0.0), (length - 1) / fps) * fps
+    i = min(int(x), length - 1)
+    return i, min(i + 1, length - 1), x - i
 
 
 def solve_human(features: np.ndarray, fps: float = FPS) -> HumanMotion:
@@ -267,10 +271,7 @@ class RobotTargetMotion:
 
     def sample(self, t: float) -> MotionSample:
         """The motion at `t` seconds (clamped); the base orientation is interpolated linearly and normalised."""
-        x = min(max(t, 0.0), self.duration) * self.fps
-        i = min(int(x), self.length - 1)
-        j = min(i + 1, self.length - 1)
-        w = x - i
+        i, j, w = _frame_blend(t, self.fps, self.length)
 
         def lerp(a):
             return (1.0 - w) * a[i] + w * a[j]

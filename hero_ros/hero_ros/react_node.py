@@ -68,7 +68,6 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import rclpy
 import torch
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
@@ -77,7 +76,6 @@ from hero_msgs.msg import Reaction
 from hero_msgs.srv import React
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
@@ -93,6 +91,7 @@ from .diagnostics import ERROR, OK, WARN, NodeStats, RateMeter, ThrottledLog, di
 from .frame_buffer import FrameBuffer, NotReady, classify_stamp
 from .human_target import HumanMotion, RobotTargetMotion, solve_human
 from .image_input import ImageInputError, message_to_rgb
+from .node_main import run_node
 from .messages import (add_seconds, joint_state_message, joint_trajectory_message, reaction_message,
                        root_pose_message, seconds_to_stamp, skeleton_markers, stamp_to_seconds)
 from .triggers import PeriodicTrigger, Reply, Request, RequestSlot, SceneChangeTrigger, parse_trigger
@@ -601,28 +600,7 @@ class ReactNode(Node):
 def main(args: list[str] | None = None) -> int:
     """Console entry (`ros2 run hero_ros react`, `hero-react`): exit 0 on Ctrl-C / SIGTERM / external shutdown, 2 with
     one error line when the node cannot start (bad parameter, missing or corrupt model)."""
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = ReactNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except StartupError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        code = 2
-    except params.ParameterError as exc:
-        print(f"{PROG}: error: invalid parameter {exc}", file=sys.stderr)
-        code = 2
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    return run_node(PROG, ReactNode, threads=4, startup_errors=(StartupError,), args=args)
 
 
 if __name__ == "__main__":

@@ -40,10 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
@@ -55,6 +53,7 @@ from hero_model.sim import (JOINT_NAMES, MODES, CameraConfig, G1Simulator, SimCo
 
 from .diagnostics import ThrottledLog
 from .messages import add_seconds, stamp_to_seconds
+from .node_main import run_node
 from .params import ParameterError, ParamSpec, check_value, descriptor
 
 NODE_NAME = "hero_sim"
@@ -332,29 +331,8 @@ class SimNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console entry (`ros2 run hero_ros sim`, `hero-sim`): exit 0 on Ctrl-C / SIGTERM / external shutdown, 2 with one
-    error line when the node cannot start (bad parameter, no G1 model)."""
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = SimNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ParameterError as exc:
-        print(f"{PROG}: error: invalid parameter {exc}", file=sys.stderr)
-        code = 2
-    except (FileNotFoundError, ValueError, OSError) as exc:   # no mjlab wheel, unreadable MJCF, record_path
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        code = 2
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return code
+    error line when the node cannot start (bad parameter, no G1 model, unusable record_path)."""
+    return run_node(PROG, SimNode, threads=2, startup_errors=(FileNotFoundError, ValueError, OSError), args=args)
 
 
 if __name__ == "__main__":
