@@ -12,6 +12,8 @@ start-up (reference.md section 7).
 """
 import os
 
+from hero_ros.launch_args import typed_overrides
+
 # launch argument -> (node parameter, type); only non-empty arguments override the parameters file
 OVERRIDES = {
     "camera_topic": ("image_topic", str),
@@ -25,16 +27,7 @@ OVERRIDES = {
 
 def parameter_overrides(arguments):
     """{launch argument: text} -> {parameter: typed value} for the non-empty arguments."""
-    overrides = {}
-    for argument, (parameter, kind) in OVERRIDES.items():
-        text = str(arguments.get(argument, "")).strip()
-        if not text:
-            continue
-        try:
-            overrides[parameter] = kind(text)
-        except ValueError as exc:
-            raise ValueError(f"launch argument {argument}:={text!r} is not a {kind.__name__}") from exc
-    return overrides
+    return typed_overrides(OVERRIDES, arguments)
 
 
 def generate_launch_description():

@@ -11,12 +11,7 @@ on the command line arrive as strings and are converted here to the parameter's 
 """
 import os
 
-
-def _bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered not in ("true", "false"):
-        raise ValueError(text)
-    return lowered == "true"
+from hero_ros.launch_args import parse_bool, typed_overrides
 
 
 # launch argument -> (node parameter, type); only non-empty arguments override the parameters file
@@ -27,24 +22,14 @@ OVERRIDES = {
     "record_path": ("record_path", str),
     "publish_hz": ("publish_hz", float),
     "hold_s": ("hold_s", float),
-    "level_feet": ("level_feet", _bool),
-    "realtime": ("realtime", _bool),
+    "level_feet": ("level_feet", parse_bool),
+    "realtime": ("realtime", parse_bool),
 }
 
 
 def parameter_overrides(arguments):
     """{launch argument: text} -> {parameter: typed value} for the non-empty arguments."""
-    overrides = {}
-    for argument, (parameter, kind) in OVERRIDES.items():
-        text = str(arguments.get(argument, "")).strip()
-        if not text:
-            continue
-        try:
-            overrides[parameter] = kind(text)
-        except ValueError as exc:
-            name = "bool (true/false)" if kind is _bool else kind.__name__
-            raise ValueError(f"launch argument {argument}:={text!r} is not a {name}") from exc
-    return overrides
+    return typed_overrides(OVERRIDES, arguments)
 
 
 def generate_launch_description():
