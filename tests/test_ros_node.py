@@ -111,7 +111,8 @@ class StampClock:
 CLOCK = StampClock()
 
 
-SETTLE_S = 0.25     # frames published just before a trigger must reach the node first (different DDS channels)
+SETTLE_S = 0.6      # frames published just before a trigger must reach the node first (different DDS channels;
+                    # 0.25 s was once too short on a busy 2-core machine: the reaction missed the last 27 frames)
 
 
 def _play(client, frames, rate=4.0, encoding="rgb8", start=None):
