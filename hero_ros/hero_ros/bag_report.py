@@ -96,7 +96,8 @@ def stats_ms(seconds) -> dict | None:
             "p99": round(float(np.percentile(values, 99)), 2), "max": round(float(values.max()), 2)}
 
 
-def _int(values: dict | None, key: str) -> int:
+def counter(values: dict | None, key: str) -> int:
+    """One integer value of a /diagnostics status (0 when absent or not a number)."""
     try:
         return int(float((values or {}).get(key, 0)))
     except ValueError:
@@ -149,9 +150,9 @@ def default_classifier() -> Path | None:
 def build_report(index: "BagIndex", options: "ReplayOptions", played: dict, rows: list[dict], before: dict | None,
                  after: dict | None, resources: dict, gpu: tuple, plaus: dict, node_info: dict) -> dict:
     sent = len(played["sent"])
-    received = _int(after, "frames received") - _int(before, "frames received")
-    dropped_node = {k[len("dropped: "):]: _int(after, k) - _int(before, k) for k in (after or {})
-                    if k.startswith("dropped: ") and _int(after, k) - _int(before, k)}
+    received = counter(after, "frames received") - counter(before, "frames received")
+    dropped_node = {k[len("dropped: "):]: counter(after, k) - counter(before, k) for k in (after or {})
+                    if k.startswith("dropped: ") and counter(after, k) - counter(before, k)}
     reactions = [rx for r in rows for rx in r["reactions"]]
     errors = played["errors"]
     intervals = np.diff(played["sent"])
@@ -173,9 +174,9 @@ def build_report(index: "BagIndex", options: "ReplayOptions", played: dict, rows
         "node": node_info,
         "frames": {"in_bag": len(index.log_ns), "sent": sent,
                    "received_by_node": received if after is not None else None,
-                   "encoded": _int(after, "frames encoded") - _int(before, "frames encoded"),
-                   "decimated": _int(after, "frames decimated (max_encode_hz)")
-                                - _int(before, "frames decimated (max_encode_hz)"),
+                   "encoded": counter(after, "frames encoded") - counter(before, "frames encoded"),
+                   "decimated": counter(after, "frames decimated (max_encode_hz)")
+                                - counter(before, "frames decimated (max_encode_hz)"),
                    "lost_in_transport": sent - received if after is not None else None,
                    "dropped_by_node": dropped_node,
                    "dropped": (sent - received + sum(dropped_node.values())) if after is not None else None},

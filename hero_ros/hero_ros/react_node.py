@@ -99,6 +99,10 @@ from .triggers import PeriodicTrigger, Reply, Request, RequestSlot, SceneChangeT
 NODE_NAME = "hero_react"
 PROG = "hero-react"
 PENDING_FRAMES = 32        # frames waiting for the encoder; when full the oldest goes (the newest matter most)
+# A reliable reader acknowledges a sample when DDS stores it, before the executor takes it; a KEEP_LAST history then
+# overwrites what the executor has not taken yet. While the generator holds the CPU the executor can fall behind by
+# seconds (a CI bag replay at 40 Hz once lost 16 of 210 frames with a 30-deep queue); 300 cover 10 s of a 30 Hz camera.
+RELIABLE_INPUT_DEPTH = 300
 ENCODE_BATCH = 16          # frames per backbone call at most
 CATCH_UP_S = 2.0           # longest the generator waits for the encoder to reach the trigger's newest frame
 NO_INPUT_GRACE_S = 5.0     # silence after start-up before "no frames received yet" is reported
@@ -272,8 +276,9 @@ class ReactNode(Node):
                                          f"{IMAGE} or {COMPRESSED}", count=False)
 
     def _subscribe(self, compressed: bool) -> None:
-        if self.p["reliable"]:  # for replays that must lose nothing: a deeper queue absorbs bursts (bags, demos)
-            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=30, reliability=ReliabilityPolicy.RELIABLE,
+        if self.p["reliable"]:  # for replays that must lose nothing (bags, demos)
+            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=RELIABLE_INPUT_DEPTH,
+                             reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.VOLATILE)
         else:
             qos = qos_profile_sensor_data                 # best effort, keep last 5: what cameras publish

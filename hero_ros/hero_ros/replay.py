@@ -43,12 +43,13 @@ import numpy as np
 import yaml
 
 from .bag_index import COMPRESSED, BagIndex, ReplayError, max_gap_s, open_bag, window_for
-from .bag_report import (ResourceMonitor, build_report, default_classifier, gpu_memory_mb, load_classifier, markdown,
-                         plausibility)
+from .bag_report import (ResourceMonitor, build_report, counter, default_classifier, gpu_memory_mb, load_classifier,
+                         markdown, plausibility)
 from .node_process import NodeProcess, ros_safety_env
 
 READY_TIMEOUT_S = 180.0      # model loading on a busy CPU
 DIAGNOSTICS_PERIOD_S = 1.0   # the node's /diagnostics timer
+FINAL_COUNTERS_WAIT_S = 10.0  # longest wait, after the last frame, for counters that include every frame
 
 
 @dataclass
@@ -380,17 +381,22 @@ def choose_classifier(index: BagIndex, path: Path | None) -> tuple[object, Path 
     return load_classifier(path), path, ""
 
 
-def final_diagnostics(session: BagSession, last_send: float) -> dict | None:
+def final_diagnostics(session: BagSession, last_send: float, sent: int, before: dict | None) -> dict | None:
     """The node's counters once they include every frame sent: the first /diagnostics published after the last
-    frame (frames arrive within milliseconds; the timer runs at 1 Hz)."""
-    after = None
-    deadline = time.monotonic() + 3.0 * DIAGNOSTICS_PERIOD_S + 1.0
+    frame whose "frames received" covers all `sent` frames. A node whose executor is busy generating takes queued
+    frames late, so one timer tick after the last send may not count them yet; frames that never arrive show up as
+    the shortfall of the newest status at the deadline."""
+    def covered(values: dict) -> bool:
+        return counter(values, "frames received") - counter(before, "frames received") >= sent
+
+    latest = None
+    deadline = time.monotonic() + FINAL_COUNTERS_WAIT_S
     while time.monotonic() < deadline:
-        after = session.diagnostics(after_time=last_send + 0.05) or after
-        if after is not None:
-            return after
+        latest = session.diagnostics(after_time=last_send + 0.05) or latest
+        if latest is not None and covered(latest):
+            return latest
         time.sleep(0.1)
-    return session.diagnostics()
+    return latest or session.diagnostics()
 
 
 def run(args, options: ReplayOptions, node_params: dict) -> dict:
@@ -438,7 +444,7 @@ def run(args, options: ReplayOptions, node_params: dict) -> dict:
                 played = play(session, index, options)
                 time.sleep(options.tail_s if options.trigger == "node" else 0.0)
                 rows = collect(session, index, played, options)
-            after = final_diagnostics(session, float(played["sent"][-1]))
+            after = final_diagnostics(session, float(played["sent"][-1]), len(played["sent"]), before)
         finally:
             session.close()
             rclpy.try_shutdown()
