@@ -182,6 +182,10 @@ def test_window_refuses_too_little_video_with_the_reason():
     with pytest.raises(NotReady, match="cover 0.25 s of the 2 s window"):
         buffer.window(2.0, min_frames=1, min_coverage=0.5)
     assert buffer.window(2.0, min_frames=5, min_coverage=0.1).num_frames == 5
+    sparse = FrameBuffer(20.0)                   # frames 3 s apart (a lossy link): none in the 2 s window
+    sparse.add(np.arange(3) * 3.0, torch.zeros(3, 3))
+    with pytest.raises(NotReady, match="only 0 frames"):
+        sparse.window(2.0, min_frames=1)
 
 
 def test_buffer_evicts_by_time_and_refuses_disordered_stamps():

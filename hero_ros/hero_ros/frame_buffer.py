@@ -152,11 +152,11 @@ class FrameBuffer:
             t_end = stamps[-1] + interval                                  # newest frame shown for one interval
             t_start = t_end - window_s
             first = int(np.searchsorted(stamps, t_start - TIME_TOLERANCE, side="left"))
-            num_frames = len(stamps) - first
-            covered = t_end - stamps[first]
-            if num_frames < min_frames:
+            num_frames = len(stamps) - first     # 0 when frames come further apart than the window itself
+            if num_frames < max(min_frames, 1):
                 raise NotReady(f"only {num_frames} frames in the last {window_s:g} s window, need {min_frames} "
                                "(min_frames)")
+            covered = t_end - stamps[first]
             if covered < min_coverage * window_s - TIME_TOLERANCE:
                 raise NotReady(f"frames cover {covered:.2f} s of the {window_s:g} s window, need "
                                f"{min_coverage * window_s:.2f} s (min_coverage {min_coverage:g})")
