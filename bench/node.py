@@ -14,12 +14,14 @@ ARCHITECTURE (video small-cnn, the embedded RVQ, the generator's training preset
 weights, written to a temporary folder: speed does not depend on the weights.
 
 One JSON line: latency p50 / p95 / p99 / max (s), frames published / received / encoded / decimated / dropped (by
-the node's /diagnostics), publisher rate achieved, node CPU (% of one core, mean) and RSS (MB, max). There is no
+the node's /diagnostics), frames lost in transport over the measured span (from the first trigger's window to the
+camera's last frame) and apart from it those lost while discovery settled, publisher rate achieved, node CPU (% of one core, mean) and RSS (MB, max). There is no
 "naive" node mode (the node has no such parameter); bench/generation.py measures that ratio.
 """
 from __future__ import annotations
 
 import argparse
+import bisect
 import os
 import shutil
 import tempfile
@@ -68,6 +70,7 @@ class Camera(threading.Thread):
         self.client, self.fps = client, fps
         self.messages = [image_from_rgb(f) for f in frames]     # converted once: the camera is not the bottleneck
         self.published, self.late = 0, 0
+        self.send_times: list[float] = []        # time.monotonic() of each publish
         self.stop_event = threading.Event()
 
     def run(self) -> None:
@@ -76,6 +79,7 @@ class Camera(threading.Thread):
             msg = self.messages[self.published % len(self.messages)]
             msg.header.stamp = self.client.now()
             self.client.publish(msg)
+            self.send_times.append(time.monotonic())
             self.published += 1
             delay = t0 + self.published / self.fps - time.monotonic()
             if delay > 0:
@@ -83,9 +87,9 @@ class Camera(threading.Thread):
             else:
                 self.late += 1
 
-    @property
-    def elapsed_rate(self) -> float:
-        return self.published
+    def published_before(self, t: float) -> int:
+        """Frames sent before monotonic time `t` (loopback delivery takes well under a frame interval)."""
+        return bisect.bisect_left(self.send_times, t)
 
 
 class ProcessSampler(threading.Thread):
@@ -117,6 +121,36 @@ def diagnostics_values(client, node_name: str) -> dict:
             if status.name.startswith(node_name) and "reaction generator" in status.name:
                 return {kv.key: kv.value for kv in status.values}
     return {}
+
+
+def next_diagnostics(client, node_name: str, after: float, wait_s: float = 3.0) -> tuple[float, dict] | None:
+    """(arrival time, values) of the node's first /diagnostics status that arrives after `after`."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with client._cond:
+            fresh = [(arrival, m) for arrival, m in client.received["diagnostics"] if arrival > after]
+        for arrival, msg in fresh:
+            for status in msg.status:
+                if status.name.startswith(node_name) and "reaction generator" in status.name:
+                    return arrival, {kv.key: kv.value for kv in status.values}
+        time.sleep(0.05)
+    return None
+
+
+def final_diagnostics(client, node_name: str, published: int, after: float, wait_s: float = 5.0) -> dict:
+    """The node's counters from the first /diagnostics that arrives after `after` and counts every published frame
+    as received, or the newest at the end of the wait (frames then missing were lost)."""
+    deadline = time.monotonic() + wait_s
+    values = {}
+    while time.monotonic() < deadline:
+        with client._cond:
+            fresh = any(arrival > after for arrival, _ in client.received["diagnostics"])
+        if fresh:
+            values = diagnostics_values(client, node_name)
+            if int(values.get("frames received", -1)) >= published:
+                return values
+        time.sleep(0.1)
+    return diagnostics_values(client, node_name)
 
 
 def main(argv=None) -> int:
@@ -182,6 +216,10 @@ def main(argv=None) -> int:
         sampler.start()
         window_s = float(parameters.get("window_s", 3.0))
         time.sleep(window_s + 0.5)                                        # one full window of video first
+        # counters at the start of the measured span: frames lost while discovery settles are reported apart
+        start = next_diagnostics(client, f"{namespace}/hero_react", after=time.monotonic())
+        start_published = camera.published_before(start[0] - 0.002) if start else 0
+        start_received = int(start[1].get("frames received", 0)) if start else 0
         from hero_msgs.srv import React
 
         latencies, failures = [], 0
@@ -199,9 +237,10 @@ def main(argv=None) -> int:
             else:
                 latencies.append(arrived[0] - t0)
             time.sleep(max(0.0, t_next - time.monotonic()))
-        time.sleep(1.5)                                                   # one more diagnostics message
+        camera.stop_event.set()                   # counters after the last frame: stop it, then wait for them
+        camera.join(2.0)
         run_s = time.monotonic() - t_start
-        diag = diagnostics_values(client, f"{namespace}/hero_react")
+        diag = final_diagnostics(client, f"{namespace}/hero_react", camera.published, after=time.monotonic())
     finally:
         for thread in (camera, sampler):
             if thread is not None:
@@ -220,7 +259,10 @@ def main(argv=None) -> int:
         "latency_max_s": round(max(latencies), 4) if latencies else None,
         "frames_published": published, "publish_rate_hz": round(published / run_s, 2),
         "publisher_late_ticks": camera.late,
-        "frames_received": received, "frames_lost_in_transport": None if received is None else published - received,
+        "frames_received": received,
+        "frames_lost_in_transport": (None if received is None
+                                     else (published - start_published) - (received - start_received)),
+        "frames_lost_at_start": start_published - start_received,
         "frames_encoded": as_int("frames encoded"), "frames_decimated": as_int("frames decimated (max_encode_hz)"),
         "frames_dropped": as_int("frames dropped"),
         "dropped_by_reason": {k.split(": ", 1)[1]: int(v) for k, v in diag.items() if k.startswith("dropped: ")},

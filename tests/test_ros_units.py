@@ -226,6 +226,16 @@ def test_newer_request_supersedes_a_queued_one_but_never_a_waiting_service_call(
     assert slot.take(0.1) is second_call and slot.take(0.01) is None and slot.superseded == 4
 
 
+def test_a_reply_keeps_its_first_answer_and_wakes_its_waiter_once():
+    woken = []
+    reply = Reply(on_set=lambda: woken.append(True))
+    assert not reply.done and not reply.wait(0.01)
+    assert reply.set(False, "no reaction within service_timeout_s=1 s")
+    assert not reply.set(True, "generated late", reaction="late")            # the caller has been answered
+    assert reply.done and not reply.success and reply.reaction is None and "service_timeout_s" in reply.message
+    assert woken == [True]
+
+
 def test_periodic_and_scene_change_triggers():
     periodic = PeriodicTrigger(2.0)
     assert periodic.due(0.0)

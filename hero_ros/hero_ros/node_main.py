@@ -10,21 +10,22 @@ import sys
 from typing import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 
 from .params import ParameterError
 
 
 def run_node(prog: str, make_node: Callable, threads: int, startup_errors: tuple[type[BaseException], ...],
              args: list[str] | None = None) -> int:
-    """Build the node with `make_node()`, spin it on a `threads`-thread executor, and return the exit code;
-    `startup_errors` are the exceptions that mean "cannot start" (reported in one line)."""
+    """Build the node with `make_node()`, spin it on a `threads`-thread executor (1: rclpy's single-threaded
+    executor), and return the exit code; `startup_errors` are the exceptions that mean "cannot start" (reported in
+    one line)."""
     rclpy.init(args=args)
     node = None
     code = 0
     try:
         node = make_node()
-        executor = MultiThreadedExecutor(num_threads=threads)
+        executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -1,9 +1,9 @@
 """Run the reaction node as a child process, the way the demo and the tests need it.
 
 ROS safety first (reference.md section 6): every ROS process here discovers peers on loopback only
-(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST), writes its logs to a temporary folder (ROS_HOME, ROS_LOG_DIR) and -- for
-the demo -- talks on a random ROS_DOMAIN_ID, so two demos or a demo and a robot on the same machine never see each
-other. `ros_safety_env` must be applied before rclpy is imported; child processes inherit it.
+(ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST; the Fast DDS profile config/fastdds_loopback.xml keeps data on shared
+memory and 127.0.0.1), writes its logs to a temporary folder (ROS_HOME, ROS_LOG_DIR) and -- for the demo -- talks on
+a random ROS_DOMAIN_ID, so two demos or a demo and a robot on the same machine never see each other. `ros_safety_env` must be applied before rclpy is imported; child processes inherit it.
 
 The node is started as `hero-react` from the same environment when that console script exists, else as
 `python -m hero_ros.react_node`; parameters go through the standard `--ros-args -p name:=value`. Stopping sends
@@ -22,11 +22,32 @@ import time
 from pathlib import Path
 
 
+FASTDDS_PROFILE = "fastdds_loopback.xml"
+
+
+def fastdds_profile() -> Path | None:
+    """hero_ros/config/fastdds_loopback.xml (shared memory with segments that hold a VGA frame, UDP on 127.0.0.1
+    only; the file says why): from the source tree, else from the installed package's share folder."""
+    source = Path(__file__).resolve().parents[1] / "config" / FASTDDS_PROFILE
+    if source.is_file():
+        return source
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        installed = Path(get_package_share_directory("hero_ros")) / "config" / FASTDDS_PROFILE
+    except Exception:  # not installed with colcon, or no ament index
+        return None
+    return installed if installed.is_file() else None
+
+
 def ros_safety_env(random_domain: bool = True, environ: dict | None = None) -> dict:
     """Set (in `environ`, default os.environ) and return the ROS safety variables; keeps ROS_HOME / ROS_LOG_DIR /
     ROS_DOMAIN_ID already set unless `random_domain` asks for a fresh domain."""
     env = os.environ if environ is None else environ
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    profile = fastdds_profile()
+    if profile is not None:
+        env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(profile))
     if "ROS_HOME" not in env or "ROS_LOG_DIR" not in env:
         tmp = tempfile.mkdtemp(prefix="hero-ros-")
         env.setdefault("ROS_HOME", os.path.join(tmp, "ros_home"))

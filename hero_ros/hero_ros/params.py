@@ -56,6 +56,10 @@ PARAMS: tuple[ParamSpec, ...] = (
               choices=("auto", "raw", "compressed"), read_only=True),
     ParamSpec("reliable", False, "subscribe with reliable QoS instead of best-effort sensor-data QoS (a best-effort "
               "subscription matches every camera; reliable only matches reliable publishers)", read_only=True),
+    # sensor-data QoS keeps 5 frames; while the generator competes for the GIL the executor can lag by more than
+    # 5 frames of a 30 Hz camera (bench/node.py lost 2-6 of ~1000 VGA frames with 5, none with 30)
+    ParamSpec("input_queue_depth", 30, "frames the best-effort camera subscription holds before the executor takes "
+              "them (QoS history depth; a reliable subscription holds 300)", 1, 1000, read_only=True),
     ParamSpec("stale_after_s", 1.0, "camera considered stopped after this many seconds without a frame: automatic "
               "triggers pause and a throttled warning is logged", 0.05, 60.0),
     # 10 Hz: a 3 s window then holds 30 frames for its 16 segment centres, and on a 2-core CPU encoding every frame

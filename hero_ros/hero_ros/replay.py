@@ -406,8 +406,9 @@ def run(args, options: ReplayOptions, node_params: dict) -> dict:
         raise ReplayError("--node-param only applies to a node this command starts (not with --attach)")
     if args.attach:   # keep the environment's domain: the running node lives there
         env = ros_safety_env(random_domain=False, environ=dict(os.environ))
-        for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_HOME", "ROS_LOG_DIR"):
-            os.environ[key] = env[key]
+        for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_HOME", "ROS_LOG_DIR", "FASTDDS_DEFAULT_PROFILES_FILE"):
+            if key in env:
+                os.environ[key] = env[key]
     else:
         ros_safety_env(random_domain=True)     # before rclpy is imported; the node process inherits it
     import rclpy

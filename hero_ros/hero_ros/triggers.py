@@ -84,17 +84,32 @@ class SceneChangeTrigger:
 
 
 class Reply:
-    """Where the generator thread puts the answer for a waiting service caller."""
+    """Where the generator thread puts the answer for a waiting service caller. The first answer wins (the
+    generator's, a superseding request's or the caller's timeout); `on_set` runs once, in the thread that answered
+    (the node uses it to wake its executor's waiting ~/react callback)."""
 
-    def __init__(self):
+    def __init__(self, on_set=None):
         self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._on_set = on_set
         self.success = False
         self.message = ""
         self.reaction = None
 
-    def set(self, success: bool, message: str, reaction=None) -> None:
-        self.success, self.message, self.reaction = success, message, reaction
-        self._done.set()
+    def set(self, success: bool, message: str, reaction=None) -> bool:
+        """Answer; False (and nothing changes) when an answer is already there."""
+        with self._lock:
+            if self._done.is_set():
+                return False
+            self.success, self.message, self.reaction = success, message, reaction
+            self._done.set()
+        if self._on_set is not None:
+            self._on_set()
+        return True
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
 
     def wait(self, timeout: float) -> bool:
         return self._done.wait(timeout)
