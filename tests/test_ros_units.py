@@ -236,6 +236,22 @@ def test_a_reply_keeps_its_first_answer_and_wakes_its_waiter_once():
     assert woken == [True]
 
 
+def test_the_node_answers_a_call_past_its_timeout_and_leaves_the_others_waiting():
+    import threading
+    from types import SimpleNamespace
+
+    from hero_ros.react_node import ReactNode
+
+    late, on_time, answered = Reply(), Reply(), Reply()
+    answered.set(True, "done")
+    node = SimpleNamespace(_waiting=[(10.0, 2.0, late), (13.0, 5.0, on_time), (9.0, 1.0, answered)],
+                           _waiting_lock=threading.Lock())
+    ReactNode._expire_waiting_calls(node, now=11.0)
+    assert late.done and not late.success and late.message == "no reaction within service_timeout_s=2 s"
+    assert not on_time.done and answered.message == "done"
+    assert node._waiting == [(13.0, 5.0, on_time)]
+
+
 def test_periodic_and_scene_change_triggers():
     periodic = PeriodicTrigger(2.0)
     assert periodic.due(0.0)

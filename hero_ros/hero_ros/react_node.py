@@ -433,16 +433,13 @@ class ReactNode(Node):
         return silent if silent > self.p["stale_after_s"] else None
 
     def _expire_waiting_calls(self, now: float) -> None:
+        """Answer the ~/react calls whose service_timeout_s has passed; forget the answered ones."""
         with self._waiting_lock:
-            waiting, self._waiting = self._waiting, []
-        for deadline, timeout, reply in waiting:
-            if reply.done:
-                continue
-            if now >= deadline:
-                reply.set(False, f"no reaction within service_timeout_s={timeout:g} s")
-            else:
-                with self._waiting_lock:
-                    self._waiting.append((deadline, timeout, reply))
+            expired = [(timeout, reply) for deadline, timeout, reply in self._waiting
+                       if not reply.done and now >= deadline]
+            self._waiting = [w for w in self._waiting if not w[2].done and now < w[0]]
+        for timeout, reply in expired:
+            reply.set(False, f"no reaction within service_timeout_s={timeout:g} s")
 
     @survives
     def _tick(self) -> None:
