@@ -15,8 +15,8 @@ weights, written to a temporary folder: speed does not depend on the weights.
 
 One JSON line: latency p50 / p95 / p99 / max (s), frames published / received / encoded / decimated / dropped (by
 the node's /diagnostics), frames lost in transport over the measured span (from the first trigger's window to the
-camera's last frame) and apart from it those lost while discovery settled, publisher rate achieved, node CPU (% of one core, mean) and RSS (MB, max). There is no
-"naive" node mode (the node has no such parameter); bench/generation.py measures that ratio.
+camera's last frame) and apart from it those lost while discovery settled, publisher rate achieved, node CPU (% of
+one core, mean) and RSS (MB, max). There is no "naive" node mode (the node has no such parameter); bench/generation.py measures that ratio.
 """
 from __future__ import annotations
 
@@ -113,44 +113,24 @@ class ProcessSampler(threading.Thread):
                 return
 
 
-def diagnostics_values(client, node_name: str) -> dict:
-    with client._cond:
-        messages = [m for _, m in client.received["diagnostics"]]
-    for msg in reversed(messages):
-        for status in msg.status:
-            if status.name.startswith(node_name) and "reaction generator" in status.name:
-                return {kv.key: kv.value for kv in status.values}
-    return {}
-
-
-def next_diagnostics(client, node_name: str, after: float, wait_s: float = 3.0) -> tuple[float, dict] | None:
-    """(arrival time, values) of the node's first /diagnostics status that arrives after `after`."""
+def next_diagnostics(client, node_name: str, after: float, wait_s: float = 3.0,
+                     accept=lambda values: True) -> tuple[float, dict] | None:
+    """(arrival time, values) of the first status of the node's generator on /diagnostics that arrives after `after`
+    and that `accept`s, waiting up to `wait_s`; else the newest such status seen (None if there was none)."""
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
+    latest = None
+    while True:
         with client._cond:
             fresh = [(arrival, m) for arrival, m in client.received["diagnostics"] if arrival > after]
         for arrival, msg in fresh:
             for status in msg.status:
                 if status.name.startswith(node_name) and "reaction generator" in status.name:
-                    return arrival, {kv.key: kv.value for kv in status.values}
+                    latest = arrival, {kv.key: kv.value for kv in status.values}
+                    if accept(latest[1]):
+                        return latest
+        if time.monotonic() >= deadline:
+            return latest
         time.sleep(0.05)
-    return None
-
-
-def final_diagnostics(client, node_name: str, published: int, after: float, wait_s: float = 5.0) -> dict:
-    """The node's counters from the first /diagnostics that arrives after `after` and counts every published frame
-    as received, or the newest at the end of the wait (frames then missing were lost)."""
-    deadline = time.monotonic() + wait_s
-    values = {}
-    while time.monotonic() < deadline:
-        with client._cond:
-            fresh = any(arrival > after for arrival, _ in client.received["diagnostics"])
-        if fresh:
-            values = diagnostics_values(client, node_name)
-            if int(values.get("frames received", -1)) >= published:
-                return values
-        time.sleep(0.1)
-    return diagnostics_values(client, node_name)
 
 
 def main(argv=None) -> int:
@@ -240,7 +220,10 @@ def main(argv=None) -> int:
         camera.stop_event.set()                   # counters after the last frame: stop it, then wait for them
         camera.join(2.0)
         run_s = time.monotonic() - t_start
-        diag = final_diagnostics(client, f"{namespace}/hero_react", camera.published, after=time.monotonic())
+        published = camera.published          # the counters after the last frame: those that count all of them
+        final = next_diagnostics(client, f"{namespace}/hero_react", after=time.monotonic(), wait_s=5.0,
+                                 accept=lambda values: int(values.get("frames received", -1)) >= published)
+        diag = final[1] if final else {}
     finally:
         for thread in (camera, sampler):
             if thread is not None:

@@ -11,9 +11,10 @@ os.environ["ROS_HOME"] = os.path.join(_ros_tmp, "ros_home")
 os.environ["ROS_LOG_DIR"] = os.path.join(_ros_tmp, "ros_log")
 os.makedirs(os.environ["ROS_LOG_DIR"], exist_ok=True)
 os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
-# shared memory that holds a VGA frame, UDP on 127.0.0.1 only (the file says why)
-os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", os.path.join(os.path.dirname(__file__), os.pardir, "hero_ros",
-                                                                    "config", "fastdds_loopback.xml"))
+# shared memory that holds a VGA frame, UDP on 127.0.0.1 only (hero_ros/config/fastdds_loopback.xml says why)
+from hero_ros.node_process import fastdds_profile  # noqa: E402  (imports no rclpy)
+
+os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(fastdds_profile()))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -3,7 +3,8 @@
 ROS safety first (reference.md section 6): every ROS process here discovers peers on loopback only
 (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST; the Fast DDS profile config/fastdds_loopback.xml keeps data on shared
 memory and 127.0.0.1), writes its logs to a temporary folder (ROS_HOME, ROS_LOG_DIR) and -- for the demo -- talks on
-a random ROS_DOMAIN_ID, so two demos or a demo and a robot on the same machine never see each other. `ros_safety_env` must be applied before rclpy is imported; child processes inherit it.
+a random ROS_DOMAIN_ID, so two demos or a demo and a robot on the same machine never see each other.
+`ros_safety_env` must be applied before rclpy is imported; child processes inherit it.
 
 The node is started as `hero-react` from the same environment when that console script exists, else as
 `python -m hero_ros.react_node`; parameters go through the standard `--ros-args -p name:=value`. Stopping sends
