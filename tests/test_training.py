@@ -341,3 +341,40 @@ def test_res_fid_settings_are_validated():
                                  ("select=latest", "select")):
         with pytest.raises(ValueError, match=field_name.replace(".", r"\.")):
             load_config("small", [override])
+
+
+def test_extra_encoder_clips_render_in_workers_after_torch_ran_threaded(tiny_data):
+    """encoder.extra_clips renders in a process pool after the parent has run multi-threaded torch ops (the clips'
+    resize); forked workers deadlocked there. The pool must finish, and give the bytes one process gives."""
+    import concurrent.futures
+
+    from training.stages.encoder import render_extra_clips
+
+    torch.set_num_threads(2)
+    try:
+        torch.nn.functional.interpolate(torch.rand(8, 3, 256, 256), size=(97, 97), mode="bilinear", antialias=True)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pooled = pool.submit(render_extra_clips, tiny_data, 4, list(SUBCATS), 32, 16, 2, False).result(
+                timeout=300)
+    finally:
+        torch.set_num_threads(1)
+    single = render_extra_clips(tiny_data, 4, list(SUBCATS), 32, 16, 1, False)
+    clips, subcategories, emotions = pooled
+    assert clips.shape == (4, 16, 32, 32, 3) and clips.dtype == torch.uint8
+    assert subcategories == [SUBCATS[i % 3] for i in range(4)]
+    assert torch.equal(clips, single[0]) and emotions == single[2]
+
+
+def test_extra_encoder_clips_are_kept_for_a_resumed_run(tiny_data, tmp_path, monkeypatch):
+    from training.stages import encoder as encoder_stage
+
+    path = tmp_path / "encoder" / encoder_stage.EXTRA_CLIPS_FILE
+    first = encoder_stage.cached_extra_clips(path, tiny_data, 3, list(SUBCATS), 32, 16, 1, False)
+    assert path.is_file()
+    calls = []
+    real = encoder_stage.render_extra_clips
+    monkeypatch.setattr(encoder_stage, "render_extra_clips", lambda *a, **k: calls.append(a) or real(*a, **k))
+    again = encoder_stage.cached_extra_clips(path, tiny_data, 3, list(SUBCATS), 32, 16, 1, False)
+    assert calls == [] and torch.equal(again[0], first[0]) and again[1:] == first[1:]
+    other = encoder_stage.cached_extra_clips(path, tiny_data, 2, list(SUBCATS), 32, 16, 1, False)  # new settings
+    assert len(calls) == 1 and other[0].shape[0] == 2 and torch.equal(other[0], first[0][:2])

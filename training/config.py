@@ -97,7 +97,9 @@ class EncoderStageConfig:
     extra_clips: on ViMo-Synth only -- render this many additional clips of the training subcategories, from seeds
         disjoint from every dataset pair, to pretrain the backbone on (the analogue of TC-CLIP's Kinetics-400: a
         pretraining set apart from the paired data; their reactions are never drawn). 0: the training split only.
-        Costs ~0.3 CPU-seconds per clip; render_workers processes render them.
+        Costs ~0.3 CPU-seconds per clip; render_workers processes render them. They are kept in
+        <run>/encoder/extra_clips.safetensors (16 x S x S x 3 bytes each: 0.6 MB at 112 px) so that a resumed run
+        does not render them again.
     augment: light training augmentation -- random crop/translation of up to `max_shift` of the side, brightness /
         contrast / per-channel gain jitter of up to `color_jitter`, pixel noise. No horizontal flip: the side an
         object comes from decides which way one dodges.

@@ -78,6 +78,13 @@ def load_clips(root: Path, videos: list[str], image_size: int, num_segments: int
 EXTRA_CLIP_TAG = 0x7C11
 
 
+def _init_render_worker() -> None:
+    import cv2
+
+    torch.set_num_threads(1)  # one core per worker process; more threads only fight over the same cores
+    cv2.setNumThreads(1)
+
+
 def _render_extra_clip(job: tuple) -> tuple[np.ndarray, str, str]:
     """Worker: one freshly sampled ViMo-Synth scene -> its segment-centre frames resized like load_clips."""
     from hero_model.synth import taxonomy
@@ -115,14 +122,46 @@ def render_extra_clips(root: Path, count: int, subcategories: list[str], image_s
             results.append(_render_extra_clip(job))
             bar.update(1)
     else:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with multiprocessing.get_context(method).Pool(workers) as pool:
+        # spawn, not fork: this runs after torch has started its OpenMP thread pool (the clips were resized with
+        # it), and a forked child that runs a parallel torch op then waits forever on the parent's dead threads.
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_render_worker) as pool:
             for result in pool.imap(_render_extra_clip, jobs, chunksize=4):
                 results.append(result)
                 bar.update(1)
     bar.close()
     clips = torch.from_numpy(np.stack([r[0] for r in results]))
     return clips, [r[1] for r in results], [r[2] for r in results]
+
+
+EXTRA_CLIPS_FILE = "extra_clips.safetensors"
+
+
+def cached_extra_clips(path: Path, root: Path, count: int, subcategories: list[str], image_size: int,
+                       num_segments: int, workers: int, progress: bool = True
+                       ) -> tuple[torch.Tensor, list[str], list[str]]:
+    """render_extra_clips, kept in the run's encoder folder: a resumed run does not render them again (minutes on
+    CPU). The file records what it was rendered from (the dataset's meta.json and the arguments) and is rendered
+    afresh when any of that differs."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    key = json.dumps({"meta": json.loads((root / "meta.json").read_text()) if (root / "meta.json").is_file() else None,
+                      "count": count, "subcategories": subcategories, "image_size": image_size,
+                      "num_segments": num_segments, "tag": EXTRA_CLIP_TAG}, sort_keys=True)
+    if path.is_file():
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("key") == key:
+                logger.info("encoder: %d extra clips read from %s", count, path)
+                return f.get_tensor("clips"), json.loads(meta["subcategories"]), json.loads(meta["emotions"])
+        logger.info("encoder: %s was rendered for other settings; rendering again", path)
+    clips, subs, emotions = render_extra_clips(root, count, subcategories, image_size, num_segments, workers, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({"clips": clips.contiguous()}, str(tmp),
+              metadata={"key": key, "subcategories": json.dumps(subs), "emotions": json.dumps(emotions)})
+    tmp.replace(path)
+    return clips, subs, emotions
 
 
 def augment(x: torch.Tensor, max_shift: float, color_jitter: float, generator: torch.Generator) -> torch.Tensor:
@@ -315,9 +354,9 @@ def run(cfg, dist, writer) -> Path:
                 len(val_clips), time.time() - t_load, {h: len(c) for h, c in classes.items()})
     if enc.extra_clips:
         t_render = time.time()
-        extra, extra_subs, extra_emotions = render_extra_clips(
-            root, enc.extra_clips, classes["subcategory"], video_config.image_size, video_config.num_segments,
-            enc.render_workers, progress)
+        extra, extra_subs, extra_emotions = cached_extra_clips(
+            out / EXTRA_CLIPS_FILE, root, enc.extra_clips, classes["subcategory"], video_config.image_size,
+            video_config.num_segments, enc.render_workers, progress)
         train_clips = torch.cat([train_clips, extra])
         for head, values in (("subcategory", extra_subs), ("emotion", extra_emotions)):
             if head in classes:
