@@ -52,6 +52,23 @@ def test_frechet_distance_closed_forms():
     assert metrics.fid(a, a + m) == pytest.approx(m @ m, rel=1e-6)
 
 
+def test_frechet_distance_falls_back_to_the_symmetric_trace_when_sqrtm_is_far_from_real(monkeypatch):
+    """sqrtm of a rank-deficient product can come back with a large imaginary part (seen on the 51-video validation
+    split); the FID then comes from Tr((s1^1/2 s2 s1^1/2)^1/2), which equals Tr((s1 s2)^1/2) for PSD inputs."""
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(40, 64)), rng.normal(size=(40, 64)) * 1.3 + 0.2
+    mu1, s1 = metrics.gaussian_stats(a)
+    mu2, s2 = metrics.gaussian_stats(b)
+    exact = metrics.frechet_distance(mu1, s1, mu2, s2)                       # sqrtm's root is near-real here
+    assert metrics._trace_sqrt_product_psd(s1, s2) == pytest.approx(
+        float(np.trace(metrics.scipy.linalg.sqrtm(s1 @ s2)).real), rel=1e-6)
+    real_sqrtm = metrics.scipy.linalg.sqrtm
+    monkeypatch.setattr(metrics.scipy.linalg, "sqrtm", lambda m: real_sqrtm(m) + 0.5j * np.ones_like(m))
+    assert metrics.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(exact, rel=1e-6)
+    with pytest.raises(ValueError, match="not PSD"):
+        metrics.frechet_distance(mu1, -s1, mu2, s2)
+
+
 def test_frechet_distance_survives_singular_covariances_and_rejects_bad_shapes():
     rng = np.random.default_rng(1)
     few = rng.normal(size=(5, 32))          # 5 samples in 32-d: rank-4 covariances

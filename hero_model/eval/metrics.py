@@ -44,6 +44,19 @@ def gaussian_stats(embeddings) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(axis=0), np.atleast_2d(np.cov(x, rowvar=False))
 
 
+def _trace_sqrt_product_psd(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """Tr((sigma1 sigma2)^(1/2)) for symmetric PSD sigma1, sigma2, as Tr((R sigma2 R)^(1/2)) with R = sigma1^(1/2):
+    R sigma2 R is similar to sigma1 sigma2 and symmetric PSD, so its root is the root of its eigenvalues."""
+    w1, v1 = np.linalg.eigh((sigma1 + sigma1.T) / 2)
+    if w1.min() < -1e-6 * max(abs(w1).max(), 1.0):
+        raise ValueError(f"frechet_distance: a covariance has a negative eigenvalue ({w1.min():.3g}); not PSD")
+    root1 = (v1 * np.sqrt(np.clip(w1, 0.0, None))) @ v1.T
+    w = np.linalg.eigvalsh(root1 @ ((sigma2 + sigma2.T) / 2) @ root1)
+    if w.min() < -1e-6 * max(abs(w).max(), 1.0):
+        raise ValueError(f"frechet_distance: a covariance has a negative eigenvalue ({w.min():.3g}); not PSD")
+    return float(np.sqrt(np.clip(w, 0.0, None)).sum())
+
+
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
                      eps: float = 1e-6, imag_tol: float = 1e-3) -> float:
     """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2):
@@ -53,7 +66,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     The matrix square root comes from scipy.linalg.sqrtm. sigma1 sigma2 is not symmetric, and with fewer samples
     than dimensions it is singular, so sqrtm may return non-finite values (retried with eps * I added to both
     covariances) or a complex result whose imaginary part is round-off: it is dropped when it is below imag_tol
-    relative to the largest magnitude, and refused otherwise (a real product of PSD matrices has a real root).
+    relative to the largest magnitude (the official computation); above that the trace is taken from the symmetric
+    form Tr((sigma1^(1/2) sigma2 sigma1^(1/2))^(1/2)), exact for PSD covariances; a covariance that is not PSD is
+    refused.
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -75,8 +90,11 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     if np.iscomplexobj(covmean):
         scale = max(np.abs(covmean).max(), 1.0)
         if np.abs(covmean.imag).max() > imag_tol * scale:
-            raise ValueError(f"frechet_distance: sqrtm has a large imaginary part "
-                             f"({np.abs(covmean.imag).max():.3g}); the covariances are not PSD")
+            # Rank-deficient sample covariances (fewer embeddings than dimensions, e.g. a 51-video validation
+            # split) can leave sqrtm's non-symmetric iteration far from real; the symmetric form of the same trace
+            # stays exact for PSD inputs. Only FID's trace is needed, not the root itself.
+            trace_covmean = _trace_sqrt_product_psd(sigma1, sigma2)
+            return float(max(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_covmean, 0.0))
         covmean = covmean.real
     distance = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean)
     # Round-off can leave a tiny negative number for (near-)identical distributions; a distance is >= 0.
