@@ -199,7 +199,7 @@ def test_evaluate_cli_end_to_end(tiny, tmp_path):
     result = subprocess.run([sys.executable, "training/evaluate.py", "--model-dir", str(hero),
                              "--model-dir-ablation", str(no_die), "--data", str(tiny["root"]),
                              "--evaluator", str(tiny["evaluator"]), "--out", str(out), "--quick", "--device", "cpu",
-                             "--feature-cache", str(tmp_path / "cache")],
+                             "--feature-cache", str(tmp_path / "cache"), "--cond-scale", "2"],
                             cwd=REPO, capture_output=True, text=True, timeout=240, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     doc = json.loads(out.read_text())
@@ -215,9 +215,11 @@ def test_evaluate_cli_end_to_end(tiny, tmp_path):
     assert hero_row["fid"] > 3 * real["fid"]
     assert set(doc["tables"]) == {"methods", "categories", "emotions", "unseen"}
     assert doc["protocol"]["repeats"] == 2 and doc["videos"] == {"test": 12, "test_unseen": 2}
+    assert doc["protocol"]["decoding"] == {"cond_scale": 2.0}
     assert [r["label"] for r in doc["tables"]["emotions"][:2]] == ["Angrily R.", "Angrily · HERO"]
     markdown = out.with_suffix(".md").read_text()
     for needle in ("| Method | FID↓ | Diversity→ | MModality↑ | Plausibility↑ |", "| Real |", "| w/o DIE |",
+                   "Guidance scales: masked 2.0, residual 5 (set on the command line",
                    "Human-Human R.", "Expressionlessly R.", "Seen → Unseen"):
         assert needle in markdown, needle
     cached = list((tmp_path / "cache").rglob("*.npy"))

@@ -137,6 +137,9 @@ def _notes(doc: dict) -> str:
              f"{p['mm_generations']} generations, {p['mm_pairs']} pairs each; plausibility = share of generated "
              "reactions the held-out classifier assigns to a plausible reaction of the video's subcategory. "
              "The Real rows compare two independent draws of real crops (the crop noise floor)."]
+    scales = p.get("decoding") or {}
+    lines.append(f"Guidance scales: masked {scales.get('cond_scale', 4)}, residual {scales.get('res_cond_scale', 5)}"
+                 + (" (the paper's)." if not scales else " (set on the command line; the paper's are 4 and 5)."))
     return "\n\n".join(lines)
 
 
@@ -158,6 +161,10 @@ def _parse_evaluate(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--mm-videos", type=int, default=None, help="videos for MultiModality (default 96)")
     parser.add_argument("--mm-generations", type=int, default=None, help="generations per video (default 30)")
     parser.add_argument("--batch-size", type=int, default=128, help="videos per generation call")
+    parser.add_argument("--cond-scale", type=float, default=None,
+                        help="guidance scale of the masked transformer (default: the paper's 4)")
+    parser.add_argument("--res-cond-scale", type=float, default=None,
+                        help="guidance scale of the residual transformer (default: the paper's 5)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-pairs", type=int, default=None, help="evaluate only the first N pairs per split")
     parser.add_argument("--no-unseen", action="store_true", help="skip test_unseen.txt even when it exists")
@@ -178,6 +185,10 @@ def run_evaluate(argv: list[str]) -> int:
     if not (args.data / "test.txt").is_file():
         raise SystemExit(f"--data {args.data}: no test.txt; generate a dataset with training/make_synth.py")
     evaluator, classifier, info = load_scorers(args.evaluator, args.data, device, args.evaluator_meta)
+    decoding = {k: v for k, v in (("cond_scale", args.cond_scale), ("res_cond_scale", args.res_cond_scale))
+                if v is not None}
+    if any(v < 0 for v in decoding.values()):
+        raise SystemExit(f"--cond-scale / --res-cond-scale must be >= 0, got {decoding}")
     if args.val:
         from hero_model.pipeline import ReactionPipeline
 
@@ -186,7 +197,7 @@ def run_evaluate(argv: list[str]) -> int:
             pipeline = ReactionPipeline.from_dir(directory, device=device)
             values[str(directory)] = validation_fid(pipeline, args.data, evaluator, repeats=args.repeats or 1,
                                                     seed=args.seed, batch_size=args.batch_size,
-                                                    max_pairs=args.max_pairs)
+                                                    max_pairs=args.max_pairs, **decoding)
             print(f"{directory}: validation FID {values[str(directory)]:.4f}")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"val_fid": values, "evaluator": info}, indent=2) + "\n")
@@ -194,7 +205,7 @@ def run_evaluate(argv: list[str]) -> int:
     base = ProtocolConfig.quick if args.quick else ProtocolConfig
     overrides = {k: v for k, v in (("repeats", args.repeats), ("mm_videos", args.mm_videos),
                                    ("mm_generations", args.mm_generations)) if v is not None}
-    config = base(seed=args.seed, batch_size=args.batch_size, **overrides)
+    config = base(seed=args.seed, batch_size=args.batch_size, decoding=decoding, **overrides)
     splits = ("test",) + (("test_unseen",) if (args.data / "test_unseen.txt").is_file() and not args.no_unseen
                           else ())
     t0 = time.perf_counter()
