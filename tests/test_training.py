@@ -48,7 +48,7 @@ def tiny_overrides(root: Path, out_dir: Path, name: str) -> list[str]:
     return [
         f"name={name}", f"out_dir={out_dir}", f"data.root={root}", "device=cpu", "threads=1", "evaluator=null",
         "encoder.image_size=32", "encoder.cnn_widths=[8,16]", "encoder.feature_dim=32", "encoder.batch_size=4",
-        "encoder.epochs=2", "encoder.milestones=[]", "encoder.warmup_steps=2",
+        "encoder.epochs=2", "encoder.milestones=[]", "encoder.warmup_steps=2", "encoder.extra_clips=0",
         "rvq.model={width: 32, code_dim: 16, num_codes: 32, num_quantizers: 3, depth: 1}", "rvq.window=20",
         "rvq.batch_size=32", "rvq.epochs=1", "rvq.max_steps=6",
         "generator.model={latent_dim: 32, ff_size: 64, n_layers: 1, n_heads: 2, iie_heads: 4, iie_mlp: 64, "
@@ -62,7 +62,8 @@ def tiny_overrides(root: Path, out_dir: Path, name: str) -> list[str]:
 def trained_run(tiny_data, tmp_path_factory) -> Path:
     """`python training/train.py` with every stage on the tiny set; returns the run folder."""
     out = tmp_path_factory.mktemp("runs")
-    assert main(tiny_overrides(tiny_data, out, "tiny")) == 0
+    # 3 extra rendered clips, in-process: the stage's extra_clips path end to end, in seconds
+    assert main(tiny_overrides(tiny_data, out, "tiny") + ["encoder.extra_clips=3", "encoder.render_workers=1"]) == 0
     return out / "tiny"
 
 
@@ -123,8 +124,9 @@ def test_every_stage_writes_its_outputs_and_the_model_folder_generates(trained_r
     for path in ("config.yaml", "train.log", "timings.json", "encoder/video_encoder.safetensors",
                  "encoder/video_encoder.json", "rvq/best.safetensors", "mask/best.safetensors", "res/best.json",
                  "mask/latest_state.json", "model/generator.safetensors", "model/rvq.json",
-                 "model/video_encoder.json", "model/video_encoder.safetensors"):
+                 "model/video_encoder.json", "model/video_encoder.safetensors", "encoder/extra_clips.safetensors"):
         assert (run / path).is_file(), path
+    assert "encoder: 3 extra clips ready" in (run / "train.log").read_text()
     assert list((run / "tb").glob("events.out.tfevents.*"))
     timings = json.loads((run / "timings.json").read_text())
     assert set(STAGES) <= set(timings) and all(t["wall_s"] >= 0 and t["cpu_s"] >= 0 for t in timings.values())

@@ -365,7 +365,7 @@ def run(cfg, dist, writer) -> Path:
                 train_targets[head] = torch.cat([train_targets[head], extra_targets])
         for head in set(train_targets) - {"subcategory", "emotion"}:  # e.g. reaction: no label for scene-only clips
             train_targets[head] = torch.cat([train_targets[head], torch.full((len(extra),), NO_LABEL)])
-        logger.info("encoder: rendered %d extra clips in %.0f s (%d training clips in all)", len(extra),
+        logger.info("encoder: %d extra clips ready in %.0f s (%d training clips in all)", len(extra),
                     time.time() - t_render, len(train_clips))
 
     seed_everything(cfg.seed)  # the initial weights depend on the seed only, not on what ran before
