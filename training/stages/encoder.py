@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def cached_extra_clips(path: Path, root: Path, count: int, subcategories: list[s
         logger.info("encoder: %s was rendered for other settings; rendering again", path)
     clips, subs, emotions = render_extra_clips(root, count, subcategories, image_size, num_segments, workers, progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # DDP: every rank renders the same clips; each writes its own
     save_file({"clips": clips.contiguous()}, str(tmp),
               metadata={"key": key, "subcategories": json.dumps(subs), "emotions": json.dumps(emotions)})
     tmp.replace(path)
