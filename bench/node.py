@@ -16,7 +16,8 @@ weights, written to a temporary folder: speed does not depend on the weights.
 One JSON line: latency p50 / p95 / p99 / max (s), frames published / received / encoded / decimated / dropped (by
 the node's /diagnostics), frames lost in transport over the measured span (from the first trigger's window to the
 camera's last frame) and apart from it those lost while discovery settled, publisher rate achieved, node CPU (% of
-one core, mean) and RSS (MB, max). There is no "naive" node mode (the node has no such parameter); bench/generation.py measures that ratio.
+one core, mean) and RSS (MB, max). There is no "naive" node mode (the node has no such parameter);
+bench/generation.py measures that ratio.
 """
 from __future__ import annotations
 

@@ -281,3 +281,9 @@ def test_tables_follow_the_paper_layout():
     assert method_name("no_iie") == "w/o IIE" and method_name("hero", ["HERO"], "run2") == "HERO (run2)"
     with pytest.raises(ValueError, match="mm_generations"):
         ProtocolConfig(mm_generations=1)
+
+
+def test_protocol_config_refuses_negative_guidance_scales():
+    assert ProtocolConfig(decoding={"cond_scale": 1.0, "res_cond_scale": 0.0}).decoding["cond_scale"] == 1.0
+    with pytest.raises(ValueError, match="res_cond_scale.*>= 0"):
+        ProtocolConfig(decoding={"res_cond_scale": -1.0})

@@ -184,11 +184,13 @@ def run_evaluate(argv: list[str]) -> int:
         + args.model_dir_ablation
     if not (args.data / "test.txt").is_file():
         raise SystemExit(f"--data {args.data}: no test.txt; generate a dataset with training/make_synth.py")
-    evaluator, classifier, info = load_scorers(args.evaluator, args.data, device, args.evaluator_meta)
     decoding = {k: v for k, v in (("cond_scale", args.cond_scale), ("res_cond_scale", args.res_cond_scale))
                 if v is not None}
-    if any(v < 0 for v in decoding.values()):
-        raise SystemExit(f"--cond-scale / --res-cond-scale must be >= 0, got {decoding}")
+    try:
+        ProtocolConfig(decoding=decoding)  # refuse bad scales before minutes of loading
+    except ValueError as exc:
+        raise SystemExit(f"training/evaluate.py: {exc}") from None
+    evaluator, classifier, info = load_scorers(args.evaluator, args.data, device, args.evaluator_meta)
     if args.val:
         from hero_model.pipeline import ReactionPipeline
 

@@ -47,14 +47,15 @@ def gaussian_stats(embeddings) -> tuple[np.ndarray, np.ndarray]:
 def _trace_sqrt_product_psd(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """Tr((sigma1 sigma2)^(1/2)) for symmetric PSD sigma1, sigma2, as Tr((R sigma2 R)^(1/2)) with R = sigma1^(1/2):
     R sigma2 R is similar to sigma1 sigma2 and symmetric PSD, so its root is the root of its eigenvalues."""
+    def psd_eigenvalues(w: np.ndarray) -> np.ndarray:
+        if w.min() < -1e-6 * max(abs(w).max(), 1.0):
+            raise ValueError(f"frechet_distance: a covariance has a negative eigenvalue ({w.min():.3g}); not PSD")
+        return np.clip(w, 0.0, None)
+
     w1, v1 = np.linalg.eigh((sigma1 + sigma1.T) / 2)
-    if w1.min() < -1e-6 * max(abs(w1).max(), 1.0):
-        raise ValueError(f"frechet_distance: a covariance has a negative eigenvalue ({w1.min():.3g}); not PSD")
-    root1 = (v1 * np.sqrt(np.clip(w1, 0.0, None))) @ v1.T
+    root1 = (v1 * np.sqrt(psd_eigenvalues(w1))) @ v1.T
     w = np.linalg.eigvalsh(root1 @ ((sigma2 + sigma2.T) / 2) @ root1)
-    if w.min() < -1e-6 * max(abs(w).max(), 1.0):
-        raise ValueError(f"frechet_distance: a covariance has a negative eigenvalue ({w.min():.3g}); not PSD")
-    return float(np.sqrt(np.clip(w, 0.0, None)).sum())
+    return float(np.sqrt(psd_eigenvalues(w)).sum())
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
@@ -94,9 +95,11 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
             # split) can leave sqrtm's non-symmetric iteration far from real; the symmetric form of the same trace
             # stays exact for PSD inputs. Only FID's trace is needed, not the root itself.
             trace_covmean = _trace_sqrt_product_psd(sigma1, sigma2)
-            return float(max(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_covmean, 0.0))
-        covmean = covmean.real
-    distance = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean)
+        else:
+            trace_covmean = np.trace(covmean.real)
+    else:
+        trace_covmean = np.trace(covmean)
+    distance = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_covmean
     # Round-off can leave a tiny negative number for (near-)identical distributions; a distance is >= 0.
     return float(max(distance, 0.0))
 

@@ -78,6 +78,9 @@ class ProtocolConfig:
         if set(self.decoding) - allowed:
             raise ValueError(f"ProtocolConfig.decoding: unknown keys {sorted(set(self.decoding) - allowed)}; "
                              f"allowed: {sorted(allowed)}")
+        for key in ("cond_scale", "res_cond_scale"):
+            if key in self.decoding and not self.decoding[key] >= 0:
+                raise ValueError(f"ProtocolConfig.decoding[{key!r}] must be >= 0, got {self.decoding[key]!r}")
 
     @classmethod
     def quick(cls, **overrides: Any) -> "ProtocolConfig":

@@ -187,7 +187,8 @@ def _write_pair(args: tuple[SynthConfig, PairSpec, str]) -> dict:
     return pair.label
 
 
-def _init_worker() -> None:
+def init_render_worker() -> None:
+    """Initialiser of a process that renders ViMo-Synth clips (also used by training's encoder stage)."""
     import cv2
 
     cv2.setNumThreads(1)  # one core per worker process; more threads only fight over the same cores
@@ -227,14 +228,14 @@ def make_dataset(config: SynthConfig, out_dir: str | Path, workers: int | None =
             print(f"[make_synth] {done}/{len(specs)} pairs ({rate:.1f} pairs/min)", file=sys.stderr, flush=True)
 
     if workers == 1:
-        _init_worker()
+        init_render_worker()
         for done, job in enumerate(jobs, 1):
             label = _write_pair(job)
             labels[job[1].pair_id] = label
             report(done)
     else:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with multiprocessing.get_context(method).Pool(workers, initializer=_init_worker) as pool:
+        with multiprocessing.get_context(method).Pool(workers, initializer=init_render_worker) as pool:
             for done, label in enumerate(pool.imap_unordered(_write_pair, jobs, chunksize=1), 1):
                 labels[Path(label["motion"]).stem] = label
                 report(done)

@@ -80,10 +80,10 @@ EXTRA_CLIP_TAG = 0x7C11
 
 
 def _init_render_worker() -> None:
-    import cv2
+    from hero_model.synth.dataset import init_render_worker
 
-    torch.set_num_threads(1)  # one core per worker process; more threads only fight over the same cores
-    cv2.setNumThreads(1)
+    init_render_worker()
+    torch.set_num_threads(1)  # the clips' resize runs in torch here: one core per worker as well
 
 
 def _render_extra_clip(job: tuple) -> tuple[np.ndarray, str, str]:
