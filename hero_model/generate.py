@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    v_l = pipeline.encode_frames(frames)                          # (16, d)
+    v_l = pipeline.clip_features(pipeline.encode_frames(frames))  # (1, 16, d)
     reaction = pipeline.generate(v_l, length=args.length, seed=args.seed, steps=args.steps)[0]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.out, features=reaction.features, joints=reaction.joints, length=reaction.length,

@@ -148,6 +148,12 @@ class ReactionPipeline:
         """uint8 RGB frames (N, H, W, 3) -> per-frame features (N, d) on the pipeline's device."""
         return self.encoder.encode_frames(frames)
 
+    def clip_features(self, per_frame: torch.Tensor) -> torch.Tensor:
+        """Per-frame features of the 16 segment-centre frames, (16, d) or (B, 16, d) -> v_l (B, 16, d): through the
+        encoder's temporal context when it has one (streaming callers encode frames on arrival, then call this)."""
+        per_frame = torch.as_tensor(per_frame, dtype=torch.float32, device=self.device)
+        return self.encoder.contextualize(per_frame[None] if per_frame.dim() == 2 else per_frame)
+
     def encode_clip(self, frames) -> torch.Tensor:
         """All frames of a clip (T, H, W, 3) -> v_l (1, 16, d) from the 16 segment-centre frames."""
         return self.encoder.encode_video(frames).v_l

@@ -62,8 +62,11 @@ def tiny_overrides(root: Path, out_dir: Path, name: str) -> list[str]:
 def trained_run(tiny_data, tmp_path_factory) -> Path:
     """`python training/train.py` with every stage on the tiny set; returns the run folder."""
     out = tmp_path_factory.mktemp("runs")
-    # 3 extra rendered clips, in-process: the stage's extra_clips path end to end, in seconds
-    assert main(tiny_overrides(tiny_data, out, "tiny") + ["encoder.extra_clips=3", "encoder.render_workers=1"]) == 0
+    # 3 extra rendered clips, in-process: the stage's extra_clips path end to end, in seconds; a 1-layer temporal
+    # context, so that the feature cache, the export and generation run through it
+    assert main(tiny_overrides(tiny_data, out, "tiny") + [
+        "encoder.extra_clips=3", "encoder.render_workers=1", "encoder.temporal_layers=1", "encoder.temporal_width=16",
+        "encoder.temporal_heads=2", "encoder.temporal_epochs=2", "encoder.temporal_batch_size=4"]) == 0
     return out / "tiny"
 
 
@@ -90,6 +93,8 @@ def test_config_defaults_overrides_and_presets():
 @pytest.mark.parametrize("override, message", [
     ("encoder.frames_per_clip=0", "encoder.frames_per_clip"),
     ("encoder.cnn_widths=[12,16]", "encoder.cnn_widths"),
+    ("encoder.temporal_width=30", "encoder.temporal_width"),
+    ("encoder.temporal_layers=-1", "encoder.temporal_layers"),
     ("mask.lr=-1", "mask.lr"),
     ("res.milestones=[5,2]", "res.milestones"),
     ("res.max_steps=0", "res.max_steps"),
@@ -133,6 +138,9 @@ def test_every_stage_writes_its_outputs_and_the_model_folder_generates(trained_r
     encoder_meta = json.loads((run / "encoder/video_encoder.json").read_text())
     assert 0.0 <= encoder_meta["val_subcategory_acc"] <= 1.0
     assert encoder_meta["classes"]["subcategory"] == sorted(SUBCATS)
+    assert encoder_meta["config"]["temporal_layers"] == 1 and 1 <= encoder_meta["temporal_epoch"] <= 2
+    assert 0.0 <= encoder_meta["temporal_val_subcategory_acc"] <= 1.0
+    assert "encoder: temporal context: best epoch" in (run / "train.log").read_text()
     for stage, key in (("mask", "val_masked_loss"), ("res", "val_residual_loss")):
         state = json.loads((run / stage / "latest_state.json").read_text())
         assert state["phase"] == "done" and state["epoch"] == 2 and state["step"] == 6  # 2 epochs x 3 steps
@@ -141,6 +149,7 @@ def test_every_stage_writes_its_outputs_and_the_model_folder_generates(trained_r
     assert load_file(str(run / "model/rvq.safetensors")).keys() == load_file(str(run / "rvq/best.safetensors")).keys()
 
     pipeline = ReactionPipeline.from_dir(run / "model", device="cpu")
+    assert pipeline.encoder.temporal_context
     generator_meta = json.loads((run / "model/generator.json").read_text())
     assert pipeline.model_id == generator_meta["model_id"] and pipeline.model_id.startswith("hero-ros-tiny-hero-")
     frames, _ = read_video(tiny_data / "videos/wave/wave-0000.mp4")
@@ -180,7 +189,14 @@ def test_feature_cache_encodes_each_clip_once(trained_run, tiny_data, tmp_path, 
                                                           f"data.feature_cache_dir={tmp_path / 'cache'}"]
     assert main(overrides) == 0
     assert sum(frames_encoded) == 16 * num_videos                                 # once per clip, not per epoch
-    assert len(list((tmp_path / "cache").glob("small-cnn-*/train.safetensors"))) == 1
+    cache_files = list((tmp_path / "cache").glob("small-cnn-*/train.safetensors"))
+    assert len(cache_files) == 1
+    # the cache holds v_l as the model sees it: through the encoder's temporal context
+    cached = load_file(str(cache_files[0]))
+    video = sorted(cached)[0]
+    encoder = load_video_encoder(trained_run / "model", torch.device("cpu"))
+    expected = encoder(sample_frames(tiny_data / video, 16, None)[0][None]).v_l[0]
+    torch.testing.assert_close(cached[video], expected, rtol=1e-5, atol=1e-5)
     frames_encoded.clear()
     assert main(tiny_overrides(tiny_data, out, "cache_again") + [
         f"base_run={trained_run}", "--stages", "mask", f"data.feature_cache_dir={tmp_path / 'cache'}"]) == 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import warnings
 
@@ -15,6 +16,7 @@ from hero_model.video import (IMAGENET_MEAN_255, IMAGENET_STD_255, FrozenVideoEn
                               sample_clip, save_small_cnn, save_tcclip_checkpoint, segment_indices,
                               tcclip_to_open_clip)
 from hero_model.video.clip_vit import build_clip_visual
+from hero_model.video.temporal import TemporalContext
 
 open_clip = pytest.importorskip("open_clip")
 
@@ -40,9 +42,21 @@ def tiny_vit_encoder():
                                                  allow_random_init=True))
 
 
-@pytest.fixture(params=["small-cnn", "tiny-vit"])
-def encoder(request, cnn_encoder, tiny_vit_encoder):
-    return cnn_encoder if request.param == "small-cnn" else tiny_vit_encoder
+@pytest.fixture(scope="module")
+def temporal_encoder():
+    """The small CNN with a 1-layer TemporalContext whose output layer is randomised (a fresh one is the identity)."""
+    torch.manual_seed(0)
+    encoder = FrozenVideoEncoder(VideoEncoderConfig(backbone="small-cnn", allow_random_init=True, temporal_layers=1,
+                                                    temporal_width=32, temporal_heads=2))
+    with torch.no_grad():
+        torch.nn.init.normal_(encoder.backbone.temporal.up.weight, std=0.2)
+    return encoder
+
+
+@pytest.fixture(params=["small-cnn", "tiny-vit", "small-cnn-temporal"])
+def encoder(request, cnn_encoder, tiny_vit_encoder, temporal_encoder):
+    return {"small-cnn": cnn_encoder, "tiny-vit": tiny_vit_encoder, "small-cnn-temporal": temporal_encoder}[
+        request.param]
 
 
 # ---------------------------------------------------------------------------------------------------- config
@@ -53,7 +67,8 @@ def test_config_defaults_and_validation():
     assert VideoEncoderConfig(backbone="clip-vit-b16").image_size == 224
     assert VideoEncoderConfig(backbone="clip-vit-b16", clip_vision_overrides=TINY_VIT).image_size == 64
     bad = [dict(backbone="resnet"), dict(mean=(1.0, 2.0)), dict(std=(1.0, 0.0, 1.0)), dict(num_segments=0),
-           dict(cnn_widths=(30, 64)), dict(image_size=4), dict(max_frames_per_call=0)]
+           dict(cnn_widths=(30, 64)), dict(image_size=4), dict(max_frames_per_call=0), dict(temporal_layers=-1),
+           dict(temporal_width=30, temporal_heads=4)]
     for kwargs in bad:
         field = next(iter(kwargs))
         with pytest.raises(ValueError, match=field):
@@ -343,3 +358,53 @@ def test_bf16_autocast_returns_float32_close_to_fp32(cnn_encoder):
     assert low.dtype == torch.float32
     rel = (low - full).norm() / full.norm()
     assert 0 < rel < 0.05  # bf16 really ran (not bit-identical) and stays close
+
+
+# ---------------------------------------------------------------------------------------------------- temporal context
+
+
+def test_temporal_context_starts_as_identity_and_checks_its_input():
+    torch.manual_seed(0)
+    module = TemporalContext(dim=24, width=16, layers=2, heads=4, num_frames=16).eval()
+    v_l = torch.randn(3, 16, 24)
+    torch.testing.assert_close(module(v_l), v_l, rtol=0, atol=0)  # W_up = 0: the per-frame features pass unchanged
+    with pytest.raises(ValueError, match=r"\(B, 16, d\)"):
+        module(torch.randn(3, 8, 24))
+    with pytest.raises(ValueError, match="heads"):
+        TemporalContext(dim=24, width=18, layers=1, heads=4, num_frames=16)
+    with pytest.raises(ValueError, match="temporal_layers applies to backbone 'small-cnn' only"):
+        VideoEncoderConfig(backbone="clip-vit-b16", temporal_layers=1)
+
+
+def test_temporal_context_mixes_frames_only_when_present(cnn_encoder, temporal_encoder):
+    """A change to the last frame changes the first frame's v_l through the temporal context, never without it."""
+    clip = random_frames(1, 16, 40, 40)
+    edited = clip.copy()
+    edited[0, -1] = 255 - edited[0, -1]
+    for encoder, mixes in ((cnn_encoder, False), (temporal_encoder, True)):
+        before, after = encoder(clip).v_l, encoder(edited).v_l
+        assert (before[0, -1] - after[0, -1]).abs().max() > 1e-3
+        assert bool((before[0, 0] - after[0, 0]).abs().max() > 1e-4) is mixes
+    assert cnn_encoder.temporal_context is False and temporal_encoder.temporal_context is True
+    per_frame = temporal_encoder.encode_frames(clip[0])[None]                     # (1, 16, d)
+    torch.testing.assert_close(temporal_encoder.contextualize(per_frame), temporal_encoder(clip).v_l)
+
+
+def test_temporal_small_cnn_saves_loads_and_older_checkpoints_still_load(temporal_encoder, cnn_encoder, tmp_path):
+    path = tmp_path / "temporal_cnn"
+    save_small_cnn(path, temporal_encoder.backbone, temporal_encoder.config)
+    config = dataclasses.replace(temporal_encoder.config, weights=str(path), allow_random_init=False)
+    clips = random_frames(2, 16, 30, 30)
+    torch.testing.assert_close(FrozenVideoEncoder(config)(clips).v_l, temporal_encoder(clips).v_l, rtol=0, atol=0)
+    with pytest.raises(CheckpointError, match="temporal_layers"):
+        load_small_cnn(path, dataclasses.replace(config, temporal_layers=0))
+    # A checkpoint written before the temporal fields existed: read as temporal_layers=0, 16 segments.
+    old = tmp_path / "old_cnn"
+    save_small_cnn(old, cnn_encoder.backbone, cnn_encoder.config)
+    meta = json.loads(old.with_suffix(".json").read_text())
+    for name in ("num_segments", "temporal_layers", "temporal_width", "temporal_heads"):
+        del meta["config"][name]
+    old.with_suffix(".json").write_text(json.dumps(meta))
+    loaded = FrozenVideoEncoder(dataclasses.replace(cnn_encoder.config, weights=str(old), allow_random_init=False))
+    assert loaded.temporal_context is False
+    torch.testing.assert_close(loaded(clips).v_l, cnn_encoder(clips).v_l, rtol=0, atol=0)

@@ -100,6 +100,16 @@ class EncoderStageConfig:
         Costs ~0.3 CPU-seconds per clip; render_workers processes render them. They are kept in
         <run>/encoder/extra_clips.safetensors (16 x S x S x 3 bytes each: 0.6 MB at 112 px) so that a resumed run
         does not render them again.
+    temporal_layers: transformer layers of a TemporalContext (hero_model/video/temporal.py, the analogue of TC-CLIP's
+        temporal contextualization) trained after the CNN, on its frozen per-frame features of the same clips, with
+        fresh classifier heads on the contextualised features; 0: none (v_l = per-frame features). temporal_width,
+        temporal_heads: its width and attention heads.
+    temporal_epochs, temporal_lr, temporal_batch_size, temporal_weight_decay: its AdamW run (linear warm-up over
+        the first epoch, cosine decay); the epoch with the best validation score is kept. A killed run redoes this
+        phase whole: all of it takes less time than one CNN epoch.
+    temporal_views: feature views per training clip: the clean frames plus temporal_views - 1 augmented copies
+        (`augment`), encoded once before the phase. temporal_noise: Gaussian noise (in feature standard
+        deviations, the features being standardised) added to the training features at every step.
     augment: light training augmentation -- random crop/translation of up to `max_shift` of the side, brightness /
         contrast / per-channel gain jitter of up to `color_jitter`, pixel noise. No horizontal flip: the side an
         object comes from decides which way one dodges.
@@ -128,6 +138,15 @@ class EncoderStageConfig:
     reaction_weight: float = 0.0
     extra_clips: int = 0
     render_workers: int = 2
+    temporal_layers: int = 0
+    temporal_width: int = 128
+    temporal_heads: int = 4
+    temporal_epochs: int = 40
+    temporal_lr: float = 1e-3
+    temporal_batch_size: int = 64
+    temporal_weight_decay: float = 0.05
+    temporal_views: int = 2
+    temporal_noise: float = 0.1
     augment: bool = True
     max_shift: float = 0.08
     color_jitter: float = 0.2
@@ -137,10 +156,17 @@ class EncoderStageConfig:
 
         if self.backbone not in BACKBONES:
             raise ValueError(f"encoder.backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.temporal_layers and self.backbone != "small-cnn":
+            raise ValueError(f"encoder.temporal_layers applies to the small-cnn backbone only (a ViT backbone is "
+                             f"not trained here), got {self.temporal_layers} with {self.backbone!r}")
         self.cnn_widths = tuple(int(w) for w in self.cnn_widths)
         self.milestones = tuple(int(m) for m in self.milestones)
         _check_positive("encoder", self, ("cnn_groups", "feature_dim", "frames_per_clip", "batch_size", "epochs",
-                                          "lr", "gamma"))
+                                          "lr", "gamma", "temporal_width", "temporal_heads", "temporal_epochs",
+                                          "temporal_lr", "temporal_batch_size", "temporal_views"))
+        if self.temporal_width % self.temporal_heads:
+            raise ValueError(f"encoder.temporal_width ({self.temporal_width}) must be a multiple of "
+                             f"encoder.temporal_heads ({self.temporal_heads})")
         _check_max_steps("encoder", self.max_steps)
         if self.image_size is not None and self.image_size < 8:
             raise ValueError(f"encoder.image_size must be >= 8 or null, got {self.image_size}")
@@ -148,7 +174,8 @@ class EncoderStageConfig:
             raise ValueError(f"encoder.cnn_widths must be positive multiples of cnn_groups={self.cnn_groups}, "
                              f"got {self.cnn_widths}")
         for name in ("frame_loss_weight", "emotion_weight", "reaction_weight", "weight_decay", "grad_clip",
-                     "warmup_steps", "extra_clips", "render_workers"):
+                     "warmup_steps", "extra_clips", "render_workers", "temporal_layers", "temporal_weight_decay",
+                     "temporal_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"encoder.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("label_smoothing", "max_shift", "color_jitter"):
@@ -165,7 +192,8 @@ class EncoderStageConfig:
         values = dict(backbone=self.backbone, image_size=self.image_size, feature_dim=self.feature_dim)
         if self.backbone == "small-cnn":
             values.update(cnn_widths=self.cnn_widths, cnn_groups=self.cnn_groups, weights=weights,
-                          allow_random_init=weights is None)
+                          allow_random_init=weights is None, temporal_layers=self.temporal_layers,
+                          temporal_width=self.temporal_width, temporal_heads=self.temporal_heads)
         else:
             values.update(weights=weights if weights is not None else self.weights)
         return VideoEncoderConfig(**values)

@@ -23,7 +23,7 @@ DEFAULT_IMAGE_SIZE = {"clip-vit-b16": 224, "tcclip-vit-b16": 224, "small-cnn": 1
 
 @dataclass
 class VideoEncoderConfig:
-    """Everything needed to rebuild the frozen per-frame video encoder.
+    """Everything needed to rebuild the frozen video encoder (a per-frame backbone, optionally with temporal context).
 
     backbone: "tcclip-vit-b16" (the paper's encoder: TC-CLIP K400 weights mapped onto an open_clip ViT-B/16, run
         per frame -- see docs/video_encoder.md), "clip-vit-b16" (plain OpenAI CLIP ViT-B/16), or "small-cnn" (the
@@ -42,6 +42,9 @@ class VideoEncoderConfig:
         cnn_groups, the GroupNorm group count).
     cnn_groups: GroupNorm groups in the small CNN (GroupNorm, not BatchNorm, so a frame's feature never depends on
         which other frames share its batch -- the streaming path relies on this).
+    temporal_layers: small-cnn only -- transformer layers of the TemporalContext applied to a clip's per-frame
+        features (temporal.py; the analogue of TC-CLIP's temporal contextualization); 0: none, v_l is the per-frame
+        features as they are. temporal_width, temporal_heads: its width and attention heads.
     clip_model: open_clip architecture name for the ViT backbones. TC-CLIP and OpenAI CLIP use QuickGELU, hence the
         `-quickgelu` config; plain `ViT-B-16` would silently switch to exact GELU.
     clip_vision_overrides: optional replacement values for open_clip's `vision_cfg` (e.g. a tiny width/layers for
@@ -63,6 +66,9 @@ class VideoEncoderConfig:
     feature_dim: int = 512
     cnn_widths: tuple[int, ...] = (32, 64, 128, 256, 384)
     cnn_groups: int = 8
+    temporal_layers: int = 0
+    temporal_width: int = 128
+    temporal_heads: int = 4
     clip_model: str = "ViT-B-16-quickgelu"
     clip_vision_overrides: dict[str, Any] | None = field(default=None)
     device: str = "cpu"
@@ -100,6 +106,14 @@ class VideoEncoderConfig:
             if self.cnn_groups < 1 or any(w % self.cnn_groups for w in self.cnn_widths):
                 raise ValueError(f"VideoEncoderConfig.cnn_widths {self.cnn_widths} must all be divisible by "
                                  f"cnn_groups={self.cnn_groups}")
+        if self.temporal_layers < 0:
+            raise ValueError(f"VideoEncoderConfig.temporal_layers must be >= 0, got {self.temporal_layers}")
+        if self.temporal_layers and self.backbone != "small-cnn":
+            raise ValueError(f"VideoEncoderConfig.temporal_layers applies to backbone 'small-cnn' only, got "
+                             f"temporal_layers={self.temporal_layers} with backbone {self.backbone!r}")
+        if self.temporal_width < 1 or self.temporal_heads < 1 or self.temporal_width % self.temporal_heads:
+            raise ValueError(f"VideoEncoderConfig.temporal_width ({self.temporal_width}) must be a positive multiple "
+                             f"of temporal_heads ({self.temporal_heads})")
         if self.image_size is None:
             override = (self.clip_vision_overrides or {}).get("image_size") if self.backbone in VIT_BACKBONES else None
             self.image_size = int(override) if override is not None else DEFAULT_IMAGE_SIZE[self.backbone]

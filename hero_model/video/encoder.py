@@ -1,7 +1,9 @@
 """The frozen video encoder of paper Sec. 3.1: T sampled frames -> local features v_l (B,T,d) and v_g = AvgPool(v_l).
 
 Every backbone here is per-frame (a frame's feature does not depend on the other frames), which is what lets
-streaming.py encode frames one by one as they arrive and still match this batch path.
+streaming.py encode frames one by one as they arrive and still match this batch path. The small CNN may add a light
+temporal context over the 16 sampled frames (temporal.py); it runs in `contextualize`, after the per-frame part,
+when a clip's features are assembled -- the batch path, streaming and the feature caches all call it there.
 """
 from __future__ import annotations
 
@@ -58,7 +60,9 @@ class FrozenVideoEncoder(nn.Module):
     tcclip_summary: the TCCLIPConversionSummary when the weights came from a TC-CLIP checkpoint, else None.
     """
 
-    per_frame = True  # every implemented backbone encodes frames independently (TC-CLIP's temporal part is not kept)
+    # The expensive part of every implemented backbone encodes frames independently (TC-CLIP's temporal part is not
+    # kept); the small CNN's optional temporal context is applied to the assembled clip (contextualize).
+    per_frame = True
 
     def __init__(self, config: VideoEncoderConfig):
         super().__init__()
@@ -142,10 +146,30 @@ class FrozenVideoEncoder(nn.Module):
                 chunks.append(self.backbone(pixels[start:start + cfg.max_frames_per_call]).float())
         return torch.cat(chunks)  # (N,d)
 
+    @property
+    def temporal_context(self) -> bool:
+        """True when v_l is more than the per-frame features (contextualize changes them)."""
+        return getattr(self.backbone, "temporal", None) is not None
+
+    def contextualize(self, per_frame: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) per-frame features of T sampled frames (encode_frames) -> v_l (B, T, d) float32.
+
+        Identity for a backbone without temporal context; otherwise its TemporalContext over the T frames.
+        """
+        if not self.temporal_context:
+            return per_frame
+        features = self._contextualize(per_frame)
+        return features if torch.is_inference_mode_enabled() else features.clone()
+
+    @torch.inference_mode()
+    def _contextualize(self, per_frame: torch.Tensor) -> torch.Tensor:
+        return self.backbone.contextualize(per_frame.to(self.device, torch.float32)).float()
+
     def forward(self, frames: FrameArray | Sequence[FrameArray]) -> VideoFeatures:
         """Already-sampled clips (B,T,H,W,3) uint8, or one clip as a list of T (H,W,3) frames -> VideoFeatures.
 
-        v_l = [v_1..v_T] (B,T,d); v_g = AvgPool(v_l) (B,d) (paper Sec. 3.1).
+        v_l = [v_1..v_T] (B,T,d), contextualised when the backbone has temporal context; v_g = AvgPool(v_l) (B,d)
+        (paper Sec. 3.1).
         """
         if isinstance(frames, (np.ndarray, torch.Tensor)):
             clips = as_uint8_frames(frames)
@@ -159,7 +183,7 @@ class FrozenVideoEncoder(nn.Module):
             b, t = 1, len(flat)
             if t == 0:
                 raise ValueError("frames: got an empty list of frames")
-        v_l = self.encode_frames(flat).reshape(b, t, -1)  # (B,T,d)
+        v_l = self.contextualize(self.encode_frames(flat).reshape(b, t, -1))  # (B,T,d)
         return VideoFeatures(v_l, v_l.mean(dim=1))  # v_g = AvgPool([v_1..v_T]) (B,d)
 
     def encode_video(self, frames: FrameArray | Sequence[FrameArray]) -> VideoFeatures:

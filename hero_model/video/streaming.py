@@ -1,8 +1,8 @@
 """Streaming video encoding: encode each camera frame once, when it arrives, and assemble v_l from cached features.
 
-With a per-frame backbone, a clip's features are just the features of its 16 sampled frames, so caching per-frame
-features (with their timestamps, in a bounded buffer) gives the same v_l as re-encoding the clip -- at one backbone
-call per incoming frame instead of 16 per request.
+With a per-frame backbone, a clip's features are the features of its 16 sampled frames (passed through the encoder's
+light temporal context when it has one), so caching per-frame features (with their timestamps, in a bounded buffer)
+gives the same v_l as re-encoding the clip -- at one backbone call per incoming frame instead of 16 per request.
 
 Frame selection matches the batch path: a frame stamped t covers [t, t_next), so for a segment centre c the frame
 shown at c is the latest one stamped <= c. For n frames at a constant rate this is frame floor((k+0.5) n / S),
@@ -83,7 +83,8 @@ class StreamingVideoEncoder:
         return features
 
     def _gather(self, indices: np.ndarray) -> VideoFeatures:
-        v_l = torch.stack([self._features[i] for i in indices]).unsqueeze(0)  # (1,S,d)
+        per_frame = torch.stack([self._features[i] for i in indices]).unsqueeze(0)  # (1,S,d)
+        v_l = self.encoder.contextualize(per_frame)
         return VideoFeatures(v_l, v_l.mean(dim=1))  # v_g = AvgPool(v_l)
 
     def _frames_shown_at(self, times: np.ndarray, what: str) -> np.ndarray:

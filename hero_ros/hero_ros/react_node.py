@@ -240,7 +240,7 @@ class ReactNode(Node):
         if not getattr(pipeline.encoder, "per_frame", False):
             raise StartupError(f"{directory}: the video encoder is not per-frame; streaming needs a per-frame one")
         with torch.inference_mode():                       # warm-up, so the first trigger is not the slow one
-            v_l = pipeline.encode_frames(torch.zeros(16, 32, 32, 3, dtype=torch.uint8))
+            v_l = pipeline.clip_features(pipeline.encode_frames(torch.zeros(16, 32, 32, 3, dtype=torch.uint8)))
             pipeline.generate(v_l, length=pipeline.generator.config.unit_length * 2, seed=0, steps=1)
         return pipeline, directory
 
@@ -532,7 +532,8 @@ class ReactNode(Node):
             self._fail(request, f"length {request.length} exceeds the model's {max_frames} frames")
             return
         t_generate = time.monotonic()
-        reaction = self.pipeline.generate(window.v_l, length=request.length, seed=request.seed,
+        v_l = self.pipeline.clip_features(window.v_l)            # temporal context, if the encoder has one
+        reaction = self.pipeline.generate(v_l, length=request.length, seed=request.seed,
                                           steps=self.p["steps"], cond_scale=self.p["cond_scale"],
                                           res_cond_scale=self.p["res_cond_scale"],
                                           temperature=self.p["temperature"])[0]

@@ -11,8 +11,12 @@ cross-entropy of the clip's mean logits (what v_g = mean(v_l) sees) + frame_loss
 cross-entropy (every single frame must be informative, since DIE attends to frames one by one).
 Selection: validation accuracy of the whole 16-frame clip -- the mean of subcategory accuracy and facial-emotion
 accuracy on clips with a face (ties: validation loss); test is never read.
+Temporal context (encoder.temporal_layers > 0): TC-CLIP's features carry temporal context, the CNN's do not (a
+single frame cannot tell a wave from a point). After the CNN is selected and frozen, a TemporalContext
+(hero_model/video/temporal.py) is trained on its per-frame features of the same clips, with fresh heads and the
+same losses on the contextualised features, and selected on validation the same way (`train_temporal_context`).
 Output: <run>/encoder/video_encoder.{safetensors,json}, written with save_small_cnn, with the feature standardisation
-folded into the last linear layer (see `fold_standardisation`).
+folded into the CNN's last linear layer (see `fold_standardisation`) and the temporal module, if any, after it.
 """
 from __future__ import annotations
 
@@ -309,6 +313,127 @@ def fold_standardisation(backbone: nn.Module, clips: torch.Tensor, video_config,
     return {"feature_mean_norm": float(mu.norm()), "feature_sigma": float(sigma)}
 
 
+class ContextClassifier(nn.Module):
+    """TemporalContext + one linear head per label: (B, T, d) frozen per-frame features -> {head: (B, T, C)}."""
+
+    def __init__(self, temporal: nn.Module, feature_dim: int, classes: dict[str, int]):
+        super().__init__()
+        self.temporal = temporal
+        self.heads = nn.ModuleDict({name: nn.Linear(feature_dim, n) for name, n in classes.items()})
+
+    def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        context = self.temporal(features)                                      # (B, T, d)
+        return {name: head(context) for name, head in self.heads.items()}
+
+
+@torch.no_grad()
+def frame_features(backbone: nn.Module, clips: torch.Tensor, video_config, device: torch.device,
+                   augment_seed: int | None = None, enc=None) -> torch.Tensor:
+    """(N, T, S, S, 3) uint8 clips -> (N, T, d) per-frame features of the frozen backbone, optionally of an
+    augmented copy of the clips (`augment` with the stage's settings, seeded)."""
+    backbone.eval()
+    gen = torch.Generator().manual_seed(augment_seed) if augment_seed is not None else None
+    out = []
+    for start in range(0, len(clips), 16):
+        x = clips[start:start + 16].to(device).permute(0, 1, 4, 2, 3).float()  # (b, T, 3, S, S)
+        if gen is not None:
+            x = augment(x, enc.max_shift, enc.color_jitter, gen)
+        b, t = x.shape[:2]
+        out.append(backbone(normalise(x, video_config).flatten(0, 1)).float().view(b, t, -1).cpu())
+    return torch.cat(out)
+
+
+def _validate_context(model: ContextClassifier, features: torch.Tensor, targets: dict[str, torch.Tensor],
+                      head_weights: dict[str, float], frame_weight: float, device: torch.device,
+                      faces: torch.Tensor | None) -> dict[str, float]:
+    """validate()'s metrics for the temporal phase: whole-clip accuracy per head, per-frame subcategory accuracy."""
+    model.eval()
+    with torch.no_grad():
+        logits = model(features.to(device))                                    # {head: (N, T, C)}
+        y = {h: t.to(device) for h, t in targets.items()}
+        loss, _ = clip_losses(logits, y, head_weights, frame_weight, 0.0)
+    model.train()
+    metrics = {f"val_{h}_acc": float((logits[h].mean(dim=1).argmax(-1) == y[h]).float().mean()) for h in head_weights}
+    frame_pred = logits["subcategory"].argmax(-1)                              # (N, T)
+    metrics["val_subcategory_frame_acc"] = float((frame_pred == y["subcategory"][:, None]).float().mean())
+    if "emotion" in head_weights and faces is not None and int(faces.sum()):
+        right = logits["emotion"].mean(dim=1).argmax(-1) == y["emotion"]
+        metrics["val_emotion_acc_faces"] = float(right[faces.to(device)].float().mean())
+    metrics["val_loss"] = float(loss)
+    return metrics
+
+
+def train_temporal_context(backbone: nn.Module, train_clips: torch.Tensor, train_targets: dict[str, torch.Tensor],
+                           val_clips: torch.Tensor, val_targets: dict[str, torch.Tensor], classes: dict[str, list],
+                           head_weights: dict[str, float], video_config, enc, seed: int, device: torch.device,
+                           writer, faces: torch.Tensor | None, progress: bool = True) -> dict[str, float]:
+    """Train backbone.temporal (a fresh TemporalContext) on the frozen backbone's features; keep the best epoch.
+
+    Returns the selected epoch's validation metrics (prefixed temporal_) and sets backbone.temporal in eval mode.
+    """
+    from hero_model.video.temporal import TemporalContext
+
+    t0 = time.time()
+    views = [frame_features(backbone, train_clips, video_config, device)]      # (N, T, d) clean frames
+    views += [frame_features(backbone, train_clips, video_config, device, epoch_seed(seed, 10_000 + v), enc)
+              for v in range(1, enc.temporal_views)]
+    train_features = torch.stack(views)                                        # (V, N, T, d)
+    val_features = frame_features(backbone, val_clips, video_config, device)  # (N_val, T, d)
+    logger.info("encoder: temporal context: %d x %d clips encoded in %.0f s", *train_features.shape[:2],
+                time.time() - t0)
+
+    seed_everything(seed)
+    temporal = TemporalContext(video_config.feature_dim, enc.temporal_width, enc.temporal_layers,
+                               enc.temporal_heads, video_config.num_segments)
+    model = ContextClassifier(temporal, video_config.feature_dim, {h: len(c) for h, c in classes.items()}).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=enc.temporal_lr, weight_decay=enc.temporal_weight_decay)
+    n = train_features.shape[1]
+    steps_per_epoch = math.ceil(n / enc.temporal_batch_size)
+    total = enc.temporal_epochs * steps_per_epoch
+    step, best, best_state = 0, None, None
+    bar = tqdm(total=total, desc="encoder: temporal context", dynamic_ncols=True, mininterval=2.0,
+               disable=not progress)
+    for epoch in range(enc.temporal_epochs):
+        gen = torch.Generator().manual_seed(epoch_seed(seed, 20_000 + epoch))
+        order = torch.randperm(n, generator=gen)
+        view = torch.randint(len(train_features), (n,), generator=gen)         # which view each clip shows
+        model.train()
+        for start in range(0, n, enc.temporal_batch_size):
+            idx = order[start:start + enc.temporal_batch_size]
+            x = train_features[view[idx], idx]                                 # (b, T, d)
+            x = x + enc.temporal_noise * torch.randn(x.shape, generator=gen)
+            y = {h: t[idx].to(device) for h, t in train_targets.items()}
+            # linear warm-up over the first epoch, then cosine decay to 0
+            lr = enc.temporal_lr * min(1.0, (step + 1) / steps_per_epoch) * 0.5 * (1 + math.cos(math.pi * step / total))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss, parts = clip_losses(model(x.to(device)), y, head_weights, enc.frame_loss_weight,
+                                      enc.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            clip_gradients(model.parameters(), enc.grad_clip)
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{epoch + 1}/{enc.temporal_epochs}")
+        metrics = _validate_context(model, val_features, val_targets, head_weights, enc.frame_loss_weight, device,
+                                    faces)
+        writer.add_scalar("encoder_temporal/loss", loss.item(), step)
+        for k, v in metrics.items():
+            writer.add_scalar(f"encoder_temporal/{k}", v, step)
+        score = [selection_score(metrics), -metrics["val_loss"]]
+        if best is None or score > best["score"]:
+            best = {"score": score, "epoch": epoch + 1, **metrics}
+            best_state = {k: v.detach().clone() for k, v in model.temporal.state_dict().items()}
+    bar.close()
+    temporal.load_state_dict(best_state)
+    backbone.temporal = temporal.eval()
+    chosen = {f"temporal_{k}": v for k, v in best.items() if k != "score"}
+    logger.info("encoder: temporal context: best epoch %d of %d in %.0f s: %s", best["epoch"], enc.temporal_epochs,
+                time.time() - t0, ", ".join(f"{k}={v:.3f}" for k, v in chosen.items() if "_val_" in k))
+    return chosen
+
+
 def _write_vit_config(cfg, out: Path) -> Path:
     """ViT backbones are not trained here: the model folder names their weight file (as convert_official does)."""
     video_config = cfg.encoder.video_config()
@@ -370,7 +495,9 @@ def run(cfg, dist, writer) -> Path:
                     time.time() - t_render, len(train_clips))
 
     seed_everything(cfg.seed)  # the initial weights depend on the seed only, not on what ran before
-    model = FrameClassifier(build_small_cnn(video_config), video_config.feature_dim,
+    # the CNN trains without the temporal module (trained afterwards, on its frozen features)
+    model = FrameClassifier(build_small_cnn(dataclasses.replace(video_config, temporal_layers=0)),
+                            video_config.feature_dim,
                             {h: len(c) for h, c in classes.items()}).to(device)
     model.backbone.to(memory_format=torch.channels_last)  # ~15% faster convolutions on CPU (oneDNN) and GPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=enc.lr, betas=enc.betas, weight_decay=enc.weight_decay)
@@ -455,6 +582,10 @@ def run(cfg, dist, writer) -> Path:
         model.load_state_dict(weights)
         stats = fold_standardisation(model.backbone, train_clips, video_config, device)
         best = {k: v for k, v in state["best"].items() if k != "score"}
+        if enc.temporal_layers:
+            best.update(train_temporal_context(model.backbone, train_clips, train_targets, val_clips, val_targets,
+                                               classes, head_weights, video_config, enc, cfg.seed, device, writer,
+                                               faces, progress))
         save_small_cnn(final, model.backbone.cpu(), video_config, dataset=str(root), classes=classes, **best, **stats)
         state["phase"] = "done"
         ckpt.write_state(state)

@@ -33,6 +33,7 @@ from hero_model.video import FrozenVideoEncoder, VideoEncoderConfig
 logger = logging.getLogger("training.features")
 
 # Fields of VideoEncoderConfig that change the features (device, batching and random-init flags do not).
+# The small CNN's temporal_* fields are not listed: its temporal weights are part of the hashed weight file.
 FEATURE_FIELDS = ("backbone", "image_size", "mean", "std", "num_segments", "feature_dim", "cnn_widths",
                   "cnn_groups", "clip_model", "clip_vision_overrides")
 
@@ -121,9 +122,10 @@ class FrameFeatureCache:
                 # one backbone call per chunk: (n*T, H, W, 3) when the videos share a size, else a list of frames
                 frames = np.concatenate(clips) if len(shapes) == 1 else [f for c in clips for f in c]
                 with torch.inference_mode():
-                    flat = encoder.encode_frames(frames).float().cpu()       # (n*T, d)
-                for video, v_l in zip(chunk, flat.split(encoder.config.num_segments)):
-                    features[video] = v_l.clone()                           # (T, d)
+                    flat = encoder.encode_frames(frames)                     # (n*T, d)
+                    v_l = encoder.contextualize(flat.view(len(chunk), encoder.config.num_segments, -1))
+                for video, clip_features in zip(chunk, v_l.float().cpu()):
+                    features[video] = clip_features.clone()                  # (T, d)
                 self.encoded += len(chunk)
                 bar.update(len(chunk))
             bar.close()
