@@ -185,10 +185,17 @@ def test_render_writes_an_mp4_with_the_right_frames_and_a_strip(tmp_path):
 def test_frame_strip_shows_the_clip_frame_at_the_same_time():
     robot = np.full((21, 48, 64, 3), 255, np.uint8)                    # 1 s at 20 fps
     clip = np.stack([np.full((48, 64, 3), 8 * i, np.uint8) for i in range(30)])   # frame i has grey 8 i
-    same_time = np.unique(frame_strip(robot, 3, clip, 20.0, input_fps=20.0))
-    assert {0, 80, 160} <= set(same_time) and 232 not in same_time      # t = 0, 0.5, 1 s -> clip frames 0, 10, 20
-    fraction = np.unique(frame_strip(robot, 3, clip, 20.0))
-    assert {0, 112, 232} <= set(fraction)                                # start, middle, end of the clip
+    same_time = tile_greys(frame_strip(robot, 3, clip, 20.0, input_fps=20.0))
+    assert same_time == {0, 80, 160, 255}                                # t = 0, 0.5, 1 s -> clip frames 0, 10, 20
+    fraction = tile_greys(frame_strip(robot, 3, clip, 20.0))
+    assert fraction == {0, 112, 232, 255}                                # start, middle, end of the clip
+
+
+def tile_greys(strip: np.ndarray) -> set[int]:
+    """The grey levels that fill at least half a 48 x 64 tile of a strip (label text is antialiased: its edge
+    pixels take many grey levels, a few hundred pixels each at most)."""
+    values, counts = np.unique(strip, return_counts=True)
+    return {int(v) for v, c in zip(values, counts) if c >= 3 * 48 * 64 // 2}   # 3 channels per pixel
 
 
 @needs_gl
