@@ -26,7 +26,7 @@ class VideoEncoderConfig:
     """Everything needed to rebuild the frozen video encoder (a per-frame backbone, optionally with temporal context).
 
     backbone: "tcclip-vit-b16" (the paper's encoder: TC-CLIP K400 weights mapped onto an open_clip ViT-B/16, run
-        per frame -- see docs/video_encoder.md), "clip-vit-b16" (plain OpenAI CLIP ViT-B/16), or "small-cnn" (the
+        per frame -- see README, Video encoder), "clip-vit-b16" (plain OpenAI CLIP ViT-B/16), or "small-cnn" (the
         project's ~1.5 M-parameter CPU backbone, trained on ViMo-Synth frames and then frozen).
     weights: path of the weights file. clip-vit-b16: OpenAI `ViT-B-16.pt` (TorchScript), an open_clip state dict
         (.pt/.bin) or a .safetensors file; None searches open_clip's download caches (nothing is ever downloaded).

@@ -3,7 +3,7 @@
 TC-CLIP (ECCV 2024, K400 zero-shot weights used by HERO) is a CLIP ViT-B/16 whose attention keeps separate q/k/v
 projections and adds, in blocks 1..11, a `local_global_bias_table` [heads,1,2] used by its temporal
 contextualization. We map every CLIP tensor onto open_clip's VisionTransformer (152 keys) and report the bias tables,
-which have no counterpart: the encoder built from them runs per frame like CLIP (see docs/video_encoder.md).
+which have no counterpart: the encoder built from them runs per frame like CLIP (see README, Video encoder).
 """
 from __future__ import annotations
 
