@@ -383,3 +383,32 @@ def test_launch_file_compiles_and_types_its_numeric_arguments():
         assert parameter in params.SPECS
     with pytest.raises(ValueError, match="period_s:='soon' is not a float"):
         module.parameter_overrides({"period_s": "soon"})
+
+
+# ------------------------------------------------------------------------------------------------ spin thread
+
+def test_spin_thread_runs_callbacks_and_stops_before_the_node_is_destroyed():
+    import threading
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    from hero_ros.spin_thread import SpinThread
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = Node("spin_thread_test", context=context)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        ticked = threading.Event()
+        node.create_timer(0.01, ticked.set)
+        spinner = SpinThread(executor, "test-spin", slice_s=0.05)
+        assert ticked.wait(5.0)                        # callbacks run in the thread
+        assert spinner.stop(timeout=2.0)               # and it finishes within a slice or two of being asked
+        assert not spinner._thread.is_alive()
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)

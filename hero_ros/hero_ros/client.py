@@ -27,6 +27,7 @@ from visualization_msgs.msg import MarkerArray
 
 from .image_input import compressed_from_rgb, image_from_rgb
 from .messages import add_seconds
+from .spin_thread import SpinThread
 
 OUTPUTS = {"reaction": (Reaction, "hero/reaction"), "trajectory": (JointTrajectory, "hero/joint_trajectory"),
            "joint_command": (JointState, "hero/joint_command"), "root_pose": (PoseStamped, "hero/root_pose"),
@@ -58,14 +59,7 @@ class ReactClient:
         self.param_client = self.node.create_client(SetParameters, f"{node.rstrip('/')}/set_parameters")
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
-        self._spinner = threading.Thread(target=self._spin, daemon=True, name="hero-client-spin")
-        self._spinner.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # the context was shut down under us: nothing left to do
-            pass
+        self._spinner = SpinThread(self.executor, "hero-client-spin")
 
     def _on_output(self, kind: str, msg) -> None:
         with self._cond:
@@ -156,5 +150,6 @@ class ReactClient:
                 self._cond.wait(remaining)
 
     def close(self) -> None:
+        self._spinner.stop()  # before anything is destroyed (spin_thread.py says why)
         self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()

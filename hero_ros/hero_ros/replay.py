@@ -46,6 +46,7 @@ from .bag_index import COMPRESSED, BagIndex, ReplayError, max_gap_s, open_bag, w
 from .bag_report import (ResourceMonitor, build_report, counter, default_classifier, gpu_memory_mb, load_classifier,
                          markdown, plausibility)
 from .node_process import NodeProcess, ros_safety_env
+from .spin_thread import SpinThread
 
 READY_TIMEOUT_S = 180.0      # model loading on a busy CPU
 DIAGNOSTICS_PERIOD_S = 1.0   # the node's /diagnostics timer
@@ -120,14 +121,7 @@ class BagSession:
         self.react_client = self.node.create_client(React, f"{node_name.rstrip('/')}/react")
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
-        self._spinner = threading.Thread(target=self._spin, daemon=True, name="hero-replay-spin")
-        self._spinner.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # the context was shut down under us
-            pass
+        self._spinner = SpinThread(self.executor, "hero-replay-spin")
 
     def _on(self, kind: str, msg) -> None:
         with self._cond:
@@ -182,6 +176,7 @@ class BagSession:
         return None
 
     def close(self) -> None:
+        self._spinner.stop()  # before anything is destroyed (spin_thread.py says why)
         self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
 
