@@ -299,12 +299,7 @@ def fold_standardisation(backbone: nn.Module, clips: torch.Tensor, video_config,
     a known scale make its learning rate mean the same whatever the CNN's raw output scale happens to be. One global
     sigma (not one per dimension) keeps the geometry of the feature space, as CLIP's features are used as they are.
     """
-    backbone.eval()
-    feats = []
-    for start in range(0, len(clips), 16):
-        x = normalise(clips[start:start + 16].to(device).permute(0, 1, 4, 2, 3).float(), video_config)
-        feats.append(backbone(x.flatten(0, 1)).float().cpu())                 # (b*T, d)
-    f = torch.cat(feats)
+    f = frame_features(backbone, clips, video_config, device).flatten(0, 1)    # (N*T, d)
     mu = f.mean(dim=0)                                                         # (d,)
     sigma = f.var(dim=0).mean().sqrt().clamp(min=1e-6)                         # scalar
     proj = backbone.proj
