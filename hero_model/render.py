@@ -140,15 +140,23 @@ _BONES = [(chain[k - 1], chain[k], c) for c, chain in enumerate(KINEMATIC_CHAINS
 
 def render_skeleton_frames(joints, size: tuple[int, int] = (320, 240), elevation_deg: float = 20.0,
                            azimuth_deg: float = 35.0, follow: bool | None = None, title: str | None = None,
-                           grid: bool = True, trail: bool = True, fps: float = FPS) -> np.ndarray:
+                           grid: bool = True, trail: bool = True, fps: float = FPS,
+                           times=None) -> np.ndarray:
     """RGB frames (T, H, W, 3) uint8 of a stick figure.
 
     joints: (T, 22, 3) metres, or (T, 263) features, or a .npy path. size: (width, height) in pixels.
     elevation_deg / azimuth_deg: camera angles (azimuth 0 = in front of a body facing +Z, + = to its left).
     follow: True follows the pelvis, False frames the whole clip, None decides by how far the pelvis travels.
     title: text drawn in the top-left corner; fps only labels the time stamp drawn bottom-right.
+    times: the time stamp of each frame in seconds, (T,), for frames picked out of a longer motion (snapshots);
+        None: frame t is at t / fps.
     """
     joints = as_joints(joints)
+    if times is None:
+        times = np.arange(len(joints)) / float(fps)
+    times = np.asarray(times, dtype=np.float64)
+    if times.shape != (len(joints),):
+        raise ValueError(f"times must have one entry per frame ({len(joints)}), got shape {times.shape}")
     width, height = int(size[0]), int(size[1])
     if width < 16 or height < 16:
         raise ValueError(f"size must be at least 16x16 pixels, got {size}")
@@ -191,7 +199,7 @@ def render_skeleton_frames(joints, size: tuple[int, int] = (320, 240), elevation
                 cv2.circle(image, tuple(pixels[j]), radius, colour, -1, cv2.LINE_AA, _SHIFT)
         if title:
             _text(image, title, (6, int(16 * scale)), scale)
-        _text(image, f"{t / fps:4.1f}s", (width - int(46 * scale), height - int(8 * scale)), scale)
+        _text(image, f"{times[t]:4.1f}s", (width - int(46 * scale), height - int(8 * scale)), scale)
         frames[t] = image
     return frames
 

@@ -304,3 +304,17 @@ def test_render_motion_from_features_cli_and_layouts(tmp_path):
     import cv2
 
     assert cv2.imread(str(tmp_path / "sheet.png")).shape == sheet.shape
+
+
+def test_render_snapshots_are_stamped_with_their_own_times():
+    """Poses picked out of a longer motion (the reaction grid's snapshots) carry their time in the motion, not their
+    index in the picked array: frames 0 and 39 of a 2 s motion are labelled 0.0 s and 1.9 s."""
+    from hero_model.render import render_skeleton_frames
+
+    joints = np.repeat(motion("wave_back", 0, duration_s=2.0)[:1], 2, axis=0)   # one pose twice: only the clock differs
+    by_index = render_skeleton_frames(joints, size=(160, 120), trail=False)     # "0.0s", "0.1s"
+    by_time = render_skeleton_frames(joints, size=(160, 120), trail=False, times=np.array([0.0, 39 / 20]))
+    assert np.array_equal(by_index[0], by_time[0])
+    assert (np.abs(by_time[1].astype(int) - by_index[1].astype(int)).sum(-1) > 60).sum() > 5
+    with pytest.raises(ValueError, match="one entry per frame"):
+        render_skeleton_frames(joints, times=[0.0])

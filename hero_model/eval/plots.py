@@ -127,6 +127,7 @@ def reaction_grid(pipeline, dataset_root: str | Path, out_png: str | Path, split
 
     from ..data.video_io import sample_frames
     from ..motion.features import features_to_joints
+    from ..motion.skeleton import FPS
     from ..render import contact_sheet, render_skeleton_frames
     from .protocol import EvalSplit, VideoFeatureCache, generate_motions
 
@@ -149,7 +150,7 @@ def reaction_grid(pipeline, dataset_root: str | Path, out_png: str | Path, split
         frames, _ = sample_frames(Path(dataset_root) / eval_split.pairs[i].video, 1, (cell_size[1], cell_size[0]))
         joints = features_to_joints(motion.astype(np.float64))                # (T, 22, 3)
         pick = np.linspace(0, len(joints) - 1, snapshots).round().astype(int)
-        poses = render_skeleton_frames(joints[pick], size=cell_size, trail=False)
+        poses = render_skeleton_frames(joints[pick], size=cell_size, trail=False, times=pick / FPS)
         rows.append([frames[0], *poses])
     cols = ["video"] + [f"{k / max(snapshots - 1, 1):.0%}" for k in range(snapshots)]
     contact_sheet(rows, row_labels=subs, col_labels=cols, out_png=out_png)
