@@ -396,3 +396,24 @@ def test_extra_encoder_clips_are_kept_for_a_resumed_run(tiny_data, tmp_path, mon
     assert calls == [] and torch.equal(again[0], first[0]) and again[1:] == first[1:]
     other = encoder_stage.cached_extra_clips(path, tiny_data, 2, list(SUBCATS), 32, 16, 1, False)  # new settings
     assert len(calls) == 1 and other[0].shape[0] == 2 and torch.equal(other[0], first[0][:2])
+
+
+def test_fold_standardisation_returns_the_features_the_folded_backbone_gives():
+    """The temporal phase trains on fold_standardisation's features instead of encoding the clips again: they must
+    be what the folded CNN computes (f' = (f - mu) / sigma), with zero mean and unit mean variance."""
+    from hero_model.video.config import VideoEncoderConfig
+    from hero_model.video.small_cnn import build_small_cnn
+    from training.stages.encoder import fold_standardisation, frame_features
+
+    torch.manual_seed(0)
+    video_config = VideoEncoderConfig(backbone="small-cnn", cnn_widths=(8, 16, 16, 32, 32), feature_dim=24,
+                                      image_size=32, allow_random_init=True)
+    backbone = build_small_cnn(video_config)
+    clips = torch.randint(0, 256, (5, 16, 32, 32, 3), dtype=torch.uint8)
+    stats, folded = fold_standardisation(backbone, clips, video_config, torch.device("cpu"))
+    again = frame_features(backbone, clips, video_config, torch.device("cpu"))   # (5, 16, 24) through the new W, b
+    assert folded.shape == again.shape == (5, 16, 24)
+    torch.testing.assert_close(folded, again, atol=1e-4, rtol=1e-4)
+    flat = again.flatten(0, 1)
+    assert flat.mean(0).abs().max() < 1e-3 and abs(float(flat.var(0).mean()) - 1.0) < 1e-3
+    assert stats["feature_sigma"] > 0

@@ -291,21 +291,27 @@ def selection_score(metrics: dict[str, float]) -> float:
 
 
 @torch.no_grad()
-def fold_standardisation(backbone: nn.Module, clips: torch.Tensor, video_config, device: torch.device) -> dict:
+def fold_standardisation(backbone: nn.Module, clips: torch.Tensor, video_config,
+                         device: torch.device) -> tuple[dict, torch.Tensor]:
     """Centre the features per dimension and scale them to unit mean variance over the training frames, folded into
     the final linear layer (f' = (W h + b - mu) / sigma = (W / sigma) h + (b - mu) / sigma).
+
+    Returns (statistics, the clips' features (N, T, d) as the folded backbone gives them): f' computed from the
+    features measured for the statistics, so the temporal phase need not encode the clips again.
 
     The generator's first op on v_l is a linear projection trained from a N(0, 0.02) initialisation; features of
     a known scale make its learning rate mean the same whatever the CNN's raw output scale happens to be. One global
     sigma (not one per dimension) keeps the geometry of the feature space, as CLIP's features are used as they are.
     """
-    f = frame_features(backbone, clips, video_config, device).flatten(0, 1)    # (N*T, d)
+    features = frame_features(backbone, clips, video_config, device)            # (N, T, d)
+    f = features.flatten(0, 1)                                                 # (N*T, d)
     mu = f.mean(dim=0)                                                         # (d,)
     sigma = f.var(dim=0).mean().sqrt().clamp(min=1e-6)                         # scalar
     proj = backbone.proj
     proj.weight.div_(sigma.to(proj.weight.device))
     proj.bias.sub_(mu.to(proj.bias.device)).div_(sigma.to(proj.bias.device))
-    return {"feature_mean_norm": float(mu.norm()), "feature_sigma": float(sigma)}
+    stats = {"feature_mean_norm": float(mu.norm()), "feature_sigma": float(sigma)}
+    return stats, (features - mu) / sigma                                      # f' = (f - mu) / sigma
 
 
 class ContextClassifier(nn.Module):
@@ -361,15 +367,23 @@ def _validate_context(model: ContextClassifier, features: torch.Tensor, targets:
 def train_temporal_context(backbone: nn.Module, train_clips: torch.Tensor, train_targets: dict[str, torch.Tensor],
                            val_clips: torch.Tensor, val_targets: dict[str, torch.Tensor], classes: dict[str, list],
                            head_weights: dict[str, float], video_config, enc, seed: int, device: torch.device,
-                           writer, faces: torch.Tensor | None, progress: bool = True) -> dict[str, float]:
+                           writer, faces: torch.Tensor | None, progress: bool = True,
+                           clean_features: torch.Tensor | None = None) -> dict[str, float]:
     """Train backbone.temporal (a fresh TemporalContext) on the frozen backbone's features; keep the best epoch.
 
+    clean_features: the training clips' un-augmented features (N, T, d) when the caller has them already
+    (fold_standardisation's); None encodes them here.
     Returns the selected epoch's validation metrics (prefixed temporal_) and sets backbone.temporal in eval mode.
     """
     from hero_model.video.temporal import TemporalContext
 
     t0 = time.time()
-    views = [frame_features(backbone, train_clips, video_config, device)]      # (N, T, d) clean frames
+    if clean_features is None:
+        clean_features = frame_features(backbone, train_clips, video_config, device)
+    if clean_features.shape[:2] != train_clips.shape[:2]:
+        raise ValueError(f"train_temporal_context: clean_features {tuple(clean_features.shape)} do not match "
+                         f"train_clips {tuple(train_clips.shape)}")
+    views = [clean_features]                                                   # (N, T, d) clean frames
     views += [frame_features(backbone, train_clips, video_config, device, epoch_seed(seed, 10_000 + v), enc)
               for v in range(1, enc.temporal_views)]
     train_features = torch.stack(views)                                        # (V, N, T, d)
@@ -575,12 +589,13 @@ def run(cfg, dist, writer) -> Path:
     if dist.is_main:
         weights, meta = load_checkpoint(out / "best", map_location=device)
         model.load_state_dict(weights)
-        stats = fold_standardisation(model.backbone, train_clips, video_config, device)
+        stats, clean_features = fold_standardisation(model.backbone, train_clips, video_config, device)
         best = {k: v for k, v in state["best"].items() if k != "score"}
         if enc.temporal_layers:
             best.update(train_temporal_context(model.backbone, train_clips, train_targets, val_clips, val_targets,
                                                classes, head_weights, video_config, enc, cfg.seed, device, writer,
-                                               faces, progress))
+                                               faces, progress, clean_features=clean_features))
+        del clean_features
         save_small_cnn(final, model.backbone.cpu(), video_config, dataset=str(root), classes=classes, **best, **stats)
         state["phase"] = "done"
         ckpt.write_state(state)
