@@ -131,7 +131,9 @@ class FrameFeatureCache:
             bar.close()
             keep = {v: features[v].contiguous() for v in videos}
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            # one temporary file per process: two runs sharing an encoder (base_run) may fill the cache at once,
+            # and a shared name would let one rename the other's half-written file
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
             save_file(keep, str(tmp), metadata={"encoder_id": self.encoder_id, "root": str(root.resolve()),
                                                 "stamps": json.dumps({v: current[v] for v in videos})})
             os.replace(tmp, path)  # never leave a half-written cache behind a kill
