@@ -275,7 +275,11 @@ def test_tables_follow_the_paper_layout():
     assert [r["label"] for r in tables["categories"]] == ["Human-Human R.", "Human-Human"]
     assert [r["label"] for r in tables["emotions"]] == ["Angrily R.", "Angrily"]
     assert tables["unseen"][1]["fid"] == 1.5
+    assert [(r["label"], r["method"]) for r in tables["subcategories"]] == [("walk_towards_angry", "Real"),
+                                                                            ("walk_towards_angry", "HERO")]
     text = markdown(tables)
+    assert "| Subcategory | Broad category | Real | HERO |" in text
+    assert "| walk_towards_angry | human-human | 0.900 ± 0.020 | 0.900 ± 0.020 |" in text
     assert "| Method | FID↓ | Diversity→ | MModality↑ | Plausibility↑ |" in text
     assert "| HERO | 0.100 ± 0.010 | 2.000 ± 0.100 | - | 0.900 ± 0.020 |" in text
     assert method_name("no_iie") == "w/o IIE" and method_name("hero", ["HERO"], "run2") == "HERO (run2)"

@@ -213,7 +213,7 @@ def test_evaluate_cli_end_to_end(tiny, tmp_path):
     assert real["multimodality"] is None and hero_row["multimodality"] > 0
     # random untrained generators are far from the real motions; two draws of real crops are close
     assert hero_row["fid"] > 3 * real["fid"]
-    assert set(doc["tables"]) == {"methods", "categories", "emotions", "unseen"}
+    assert set(doc["tables"]) == {"methods", "categories", "emotions", "unseen", "subcategories"}
     assert doc["protocol"]["repeats"] == 2 and doc["videos"] == {"test": 12, "test_unseen": 2}
     assert doc["protocol"]["decoding"] == {"cond_scale": 2.0}
     assert [r["label"] for r in doc["tables"]["emotions"][:2]] == ["Angrily R.", "Angrily · HERO"]
@@ -224,6 +224,21 @@ def test_evaluate_cli_end_to_end(tiny, tmp_path):
         assert needle in markdown, needle
     cached = list((tmp_path / "cache").rglob("*.npy"))
     assert len(cached) == 14                        # one feature file per video: both models share the encoder
+    # `tables` rebuilds the tables and the Markdown from the per-group metrics alone (results written before a
+    # table existed); it refuses a file that is not a results document
+    del doc["tables"]["subcategories"]
+    out.write_text(json.dumps(doc))
+    out.with_suffix(".md").write_text(markdown.split("**Plausibility per test subcategory")[0])
+    assert evaluate_main(["tables", "--results", str(out)]) == 0
+    rebuilt = json.loads(out.read_text())
+    assert [(r["label"], r["method"]) for r in rebuilt["tables"]["subcategories"]][:2] == [
+        (rebuilt["tables"]["subcategories"][0]["label"], "Real"), (rebuilt["tables"]["subcategories"][0]["label"], "HERO")]
+    assert rebuilt["tables"]["methods"] == doc["tables"]["methods"]
+    assert "| Subcategory | Broad category | Real | HERO | w/o DIE |" in markdown
+    assert out.with_suffix(".md").read_text() == markdown      # notes kept, every table back in its place
+    (tmp_path / "other.json").write_text(json.dumps({"rows": []}))
+    with pytest.raises(SystemExit, match="other.json: not a training/evaluate.py results file"):
+        evaluate_main(["tables", "--results", str(tmp_path / "other.json")])
 
 
 def test_figures(tiny, tmp_path):

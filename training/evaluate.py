@@ -5,6 +5,11 @@
     python training/evaluate.py train-evaluator [--data ROOT] [--out DIR] [--epochs N]
     python training/evaluate.py curves --run runs/small [--out curves.png]
     python training/evaluate.py grid --model-dir DIR [--data ROOT] [--out reactions.png]
+    python training/evaluate.py tables --results results.json
+
+`tables` rebuilds the tables of a results JSON from its per-group metrics and rewrites the JSON's "tables" and the
+Markdown beside it (keeping that file's notes), without generating anything: for results written before a table
+was added.
 
 Evaluation (the default command) writes results.json -- {"rows": [{"method", "fid", "fid_ci", "diversity",
 "diversity_ci", "multimodality", "multimodality_ci", "plausibility", "plausibility_ci"}, ...], "tables": {...},
@@ -38,7 +43,7 @@ logger = logging.getLogger("training.evaluate")
 DEFAULT_DATA = "data/vimo_synth"
 DEFAULT_EVALUATOR = "runs/evaluator"
 DEFAULT_RUN_MODEL = "runs/small/model"
-COMMANDS = ("evaluate", "train-evaluator", "curves", "grid")
+COMMANDS = ("evaluate", "train-evaluator", "curves", "grid", "tables")
 
 __all__ = ["validation_fid", "evaluate_models", "main"]
 
@@ -298,12 +303,37 @@ def run_grid(argv: list[str]) -> int:
     return 0
 
 
+def run_tables(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="training/evaluate.py tables",
+                                     description="Rebuild a results JSON's tables and Markdown from its groups.")
+    parser.add_argument("--results", type=Path, required=True, help="results JSON written by training/evaluate.py")
+    args = parser.parse_args(argv)
+    try:
+        doc = json.loads(args.results.read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--results {args.results}: cannot read a results JSON ({exc})") from None
+    missing = [k for k in ("groups", "protocol", "evaluator", "data", "videos") if k not in doc]
+    if missing:
+        raise SystemExit(f"--results {args.results}: not a training/evaluate.py results file (no {', '.join(missing)})")
+    doc["tables"] = result_tables.build_tables(doc["groups"])
+    md_path = args.results.with_suffix(".md")
+    doc["markdown_file"] = md_path.name
+    args.results.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    # the notes of an existing Markdown file are kept: they record the run (an older file's notes may predate
+    # fields _notes reads, and rewriting them would claim what the run did not record)
+    previous = md_path.read_text() if md_path.is_file() else ""
+    notes = previous.split("\n**", 1)[0] if "\n**" in previous else _notes(doc)
+    md_path.write_text(result_tables.markdown(doc["tables"], notes))
+    print(f"wrote {args.results} and {md_path} ({', '.join(doc['tables'])})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "evaluate"
     return {"evaluate": run_evaluate, "train-evaluator": run_train_evaluator, "curves": run_curves,
-            "grid": run_grid}[command](argv)
+            "grid": run_grid, "tables": run_tables}[command](argv)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..synth import taxonomy
 from .protocol import ALL, BROAD_PREFIX, REAL, SUB_PREFIX
 
 METRICS = ("fid", "diversity", "multimodality", "plausibility")
@@ -33,10 +34,19 @@ def _title(broad: str) -> str:
     return "-".join(part.capitalize() for part in broad.split("-"))   # human-human -> Human-Human
 
 
+def _subcategory_order(groups: dict[str, Any]) -> list[str]:
+    """The "sub:" groups present, in supp. Table 4's broad-category order and the taxonomy's order within one;
+    subcategories the taxonomy does not know (a real ViMo split) follow by name."""
+    present = {g[len(SUB_PREFIX):] for g in groups if g.startswith(SUB_PREFIX)}
+    known = [s.name for b in BROAD_ORDER for s in taxonomy.SUBCATEGORIES if s.broad_category == b and s.name in present]
+    return known + sorted(present - set(known))
+
+
 def build_tables(results: dict[str, dict[str, dict[str, dict[str, Any]]]]) -> dict[str, list[dict[str, Any]]]:
     """{table name: rows} for the tables the data supports: "methods" (Tables 1-2, test split), "categories"
     (Table 4), "emotions" (Table 5, when the walk_towards_* subcategories are in the test split), "unseen"
-    (Table 6, when a test_unseen split was evaluated)."""
+    (Table 6, when a test_unseen split was evaluated), "subcategories" (every test subcategory x method, when the
+    split has plausibility labels: not a table of the paper, it shows where plausibility is lost)."""
     tables: dict[str, list[dict[str, Any]]] = {}
     test = results.get("test", {})
     methods = [m for m in test if m != REAL]
@@ -63,6 +73,10 @@ def build_tables(results: dict[str, dict[str, dict[str, dict[str, Any]]]]) -> di
                 rows.append(_row(word + (f" · {m}" if several else ""), m, group, test[m][group]))
         if rows:
             tables["emotions"] = rows
+        if test.get(REAL, {}).get(ALL, {}).get("plausibility") is not None:
+            tables["subcategories"] = [_row(sub, m, SUB_PREFIX + sub, test[m][SUB_PREFIX + sub])
+                                       for sub in _subcategory_order(test.get(REAL, {}))
+                                       for m in [REAL] + methods if SUB_PREFIX + sub in test[m]]
     unseen = results.get("test_unseen", {})
     if unseen:
         order = [REAL] + [m for m in unseen if m != REAL]
@@ -76,11 +90,28 @@ TITLES = {
     "categories": "Results per broad category of interaction (paper supp. Table 4). R. means real motions.",
     "emotions": "“Walking towards” with different emotions (paper supp. Table 5). R. means real motions.",
     "unseen": "Seen → Unseen: models trained on the Seen subcategories, evaluated on the Unseen ones (supp. Table 6).",
+    "subcategories": ("Plausibility per test subcategory (not a table of the paper: where the plausible reactions are "
+                      "lost; FID and Diversity per subcategory are in the JSON's \"groups\"). ± is the 95% interval."),
 }
 FIRST_COLUMN = {"methods": "Method", "categories": "Category", "emotions": "Category", "unseen": "Method"}
 
 
+def _pivot_table(name: str, rows: list[dict[str, Any]]) -> str:
+    """Rows of one subcategory x method each -> one line per subcategory, one plausibility column per method."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    lines = [f"**{TITLES.get(name, name)}**", "",
+             "| Subcategory | Broad category | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
+    for sub in dict.fromkeys(r["label"] for r in rows):
+        cells = {r["method"]: _cell(r, "plausibility") for r in rows if r["label"] == sub}
+        row = taxonomy.BY_NAME.get(sub)
+        lines.append(f"| {sub} | {row.broad_category if row else '-'} | "
+                     + " | ".join(cells.get(m, "-") for m in methods) + " |")
+    return "\n".join(lines)
+
+
 def markdown_table(name: str, rows: list[dict[str, Any]]) -> str:
+    if name == "subcategories":
+        return _pivot_table(name, rows)
     head = [FIRST_COLUMN.get(name, "Row"), *HEADER]
     lines = [f"**{TITLES.get(name, name)}**", "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
