@@ -15,6 +15,7 @@ from hero_model.eval.evaluator import (EVALUATOR_INPUT_DIM, EvaluatorConfig, Mot
 from hero_model.eval.plausibility import ClassifierConfig, ReactionClassifier, plausible_share
 from hero_model.eval.protocol import ALL, BROAD_PREFIX, REAL, SUB_PREFIX, ProtocolConfig, method_name
 from hero_model.eval.tables import build_tables, markdown
+from hero_model.synth import taxonomy
 from hero_model.motion import FEATURE_DIM, Normalizer
 
 TINY = EvaluatorConfig(movement_hidden=16, movement_latent=12, motion_hidden=10, embedding_dim=8)
@@ -280,6 +281,14 @@ def test_tables_follow_the_paper_layout():
     text = markdown(tables)
     assert "| Subcategory | Broad category | Real | HERO |" in text
     assert "| walk_towards_angry | human-human | 0.900 ± 0.020 | 0.900 ± 0.020 |" in text
+    # with classified-reaction counts, the first model's most frequent implausible reaction and its share
+    hero_groups = {**groups, SUB_PREFIX + "walk_towards_angry": {
+        **_row(0.3), "reactions": {"step_back": 5, "wave_back": 3, "stay_still": 2}}}
+    text = markdown(build_tables({"test": {REAL: groups, "HERO": hero_groups}}))
+    assert "| Subcategory | Broad category | Real | HERO | HERO: most frequent implausible |" in text
+    plausible = taxonomy.get("walk_towards_angry").reactions
+    assert "step_back" in plausible and "wave_back" not in plausible and "stay_still" not in plausible
+    assert "| walk_towards_angry | human-human | 0.900 ± 0.020 | 0.900 ± 0.020 | wave_back 0.30 |" in text
     assert "| Method | FID↓ | Diversity→ | MModality↑ | Plausibility↑ |" in text
     assert "| HERO | 0.100 ± 0.010 | 2.000 ± 0.100 | - | 0.900 ± 0.020 |" in text
     assert method_name("no_iie") == "w/o IIE" and method_name("hero", ["HERO"], "run2") == "HERO (run2)"

@@ -214,6 +214,15 @@ def test_evaluate_cli_end_to_end(tiny, tmp_path):
     # random untrained generators are far from the real motions; two draws of real crops are close
     assert hero_row["fid"] > 3 * real["fid"]
     assert set(doc["tables"]) == {"methods", "categories", "emotions", "unseen", "subcategories"}
+    # every generated motion of a subcategory is counted once per repeat under the reaction it was classified as
+    split = EvalSplit(tiny["root"], "test")
+    for method in ("Real", "HERO", "w/o DIE"):
+        for sub, idx in ((g, i) for g, i in split.groups().items() if g.startswith("sub:")):
+            counts = doc["groups"]["test"][method][sub]["reactions"]
+            assert sum(counts.values()) == 2 * len(idx), (method, sub)
+            share = sum(v for k, v in counts.items() if k in split.pairs[idx[0]].plausible) / sum(counts.values())
+            assert share == pytest.approx(doc["groups"]["test"][method][sub]["plausibility"])
+    assert "HERO: most frequent implausible" in out.with_suffix(".md").read_text()
     assert doc["protocol"]["repeats"] == 2 and doc["videos"] == {"test": 12, "test_unseen": 2}
     assert doc["protocol"]["decoding"] == {"cond_scale": 2.0}
     assert [r["label"] for r in doc["tables"]["emotions"][:2]] == ["Angrily R.", "Angrily · HERO"]

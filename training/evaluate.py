@@ -14,8 +14,8 @@ was added.
 Evaluation (the default command) writes results.json -- {"rows": [{"method", "fid", "fid_ci", "diversity",
 "diversity_ci", "multimodality", "multimodality_ci", "plausibility", "plausibility_ci"}, ...], "tables": {...},
 ...} with a "Real" row first -- and results.md with the paper's tables: methods (Tables 1-2), broad categories
-(supp. Table 4), "walking towards" with three emotions (supp. Table 5) and Seen -> Unseen (supp. Table 6, when the
-dataset has test_unseen.txt). Methods are named from each model's generator variant (HERO, MoMask-style, w/o IIE,
+(supp. Table 4), "walking towards" with three emotions (supp. Table 5), Seen -> Unseen (supp. Table 6, when the
+dataset has test_unseen.txt) and plausibility per subcategory (ViMo-Synth; not a paper table). Methods are named from each model's generator variant (HERO, MoMask-style, w/o IIE,
 w/o DIE). Only the test splits are evaluated; --val instead prints the validation-split FID used for checkpoint
 selection. When the evaluator folder does not exist it is trained first on the dataset's TRAIN split.
 """

@@ -11,7 +11,9 @@ One repeat r of the protocol, for a model and the evaluator E:
      generations each, mean distance over `mm_pairs` (10) pairs per video.
 The "Real" row uses real crops in place of generations: FID against a second, independent draw of crops (the crop
 noise floor, ~0) and Diversity of the real crops. Metrics are computed per group too (all, each broad category,
-each subcategory) from the same samples. Over `repeats` (20): mean +- 1.96 std / sqrt(repeats).
+each subcategory) from the same samples. Over `repeats` (20): mean +- 1.96 std / sqrt(repeats). Each subcategory's
+row also counts the reactions the classifier read its motions as, over all repeats ("reactions"): where the
+implausible ones go.
 
 `validation_fid` runs steps 1-3 on the validation split (held out of train.txt) for checkpoint selection; the test
 split is never used to select anything.
@@ -285,10 +287,16 @@ class _Accumulator:
 
     def __init__(self):
         self.values: dict[str, dict[str, list[float]]] = {}
+        self.reactions: dict[str, dict[str, int]] = {}  # group -> {classified reaction: count over all repeats}
 
     def add(self, group: str, metric: str, value: float | None) -> None:
         if value is not None:
             self.values.setdefault(group, {}).setdefault(metric, []).append(float(value))
+
+    def count(self, group: str, reactions: Sequence[str]) -> None:
+        counts = self.reactions.setdefault(group, {})
+        for name in reactions:
+            counts[name] = counts.get(name, 0) + 1
 
     def summary(self, group: str) -> dict[str, Any]:
         row: dict[str, Any] = {}
@@ -299,6 +307,8 @@ class _Accumulator:
                 row[metric], row[metric + "_ci"] = s.mean, s.ci
             else:
                 row[metric], row[metric + "_ci"] = None, None
+        if group in self.reactions:  # what the classifier read the motions as: where implausible ones go
+            row["reactions"] = dict(sorted(self.reactions[group].items(), key=lambda kv: (-kv[1], kv[0])))
         return row
 
 
@@ -331,22 +341,27 @@ class Protocol:
             self._real[repeat] = ([len(x) for x in crops], self.evaluator.embed(crops))
         return self._real[repeat]
 
-    def _plausibility(self, motions: list[np.ndarray]) -> np.ndarray | None:
-        """Per-motion 0/1 plausibility (N,), or None without classifier / labels."""
+    def _classify(self, motions: list[np.ndarray]) -> tuple[np.ndarray, list[str]] | None:
+        """(per-motion 0/1 plausibility (N,), the reaction each motion was classified as), or None without
+        classifier / labels."""
         if not self.has_plausibility:
             return None
-        predicted = self.classifier.predict(motions)
         names = self.classifier.class_names
-        return np.array([names[int(k)] in p.plausible for k, p in zip(predicted, self.split.pairs)], dtype=np.float64)
+        predicted = [names[int(k)] for k in self.classifier.predict(motions)]
+        plausible = np.array([name in p.plausible for name, p in zip(predicted, self.split.pairs)], dtype=np.float64)
+        return plausible, predicted
 
-    def _group_metrics(self, acc: _Accumulator, reference: np.ndarray, emb: np.ndarray, plausible,
-                       rng: np.random.Generator) -> None:
-        """FID(reference, emb), Diversity(emb) and plausibility per group, for one repeat."""
+    def _group_metrics(self, acc: _Accumulator, reference: np.ndarray, emb: np.ndarray,
+                       classified: tuple[np.ndarray, list[str]] | None, rng: np.random.Generator) -> None:
+        """FID(reference, emb), Diversity(emb), plausibility and the classified reactions per group, for one repeat."""
         for name, idx in self.groups.items():
             acc.add(name, "fid", _fid_or_none(reference[idx], emb[idx]))
             acc.add(name, "diversity", _diversity_or_none(emb[idx], rng, self.config.diversity_pairs))
-            if plausible is not None:
+            if classified is not None:
+                plausible, predicted = classified
                 acc.add(name, "plausibility", float(plausible[idx].mean()))
+                if name.startswith(SUB_PREFIX):
+                    acc.count(name, [predicted[i] for i in idx])
 
     def evaluate_real(self) -> dict[str, dict[str, Any]]:
         """The Real rows {group: row}: FID of real crops against an independent second draw, Diversity of real."""
@@ -355,7 +370,7 @@ class Protocol:
             _, emb = self.real(r)
             second = self.evaluator.embed(self.split.real_crops(_REAL_SECOND_DRAW + r))
             rng = np.random.default_rng([self.config.seed, r, 0])
-            self._group_metrics(acc, second, emb, self._plausibility(self.split.real_crops(r)), rng)
+            self._group_metrics(acc, second, emb, self._classify(self.split.real_crops(r)), rng)
         return {g: acc.summary(g) for g in self.groups}
 
     def evaluate_model(self, model, video_features: Callable[[str], torch.Tensor],
@@ -372,7 +387,7 @@ class Protocol:
             generated = generate_motions(model, v_l, lengths, _seed(c.seed, r, 0), c.batch_size, **c.decoding)
             emb = self.evaluator.embed(generated)
             rng = np.random.default_rng([c.seed, r, 1])
-            self._group_metrics(acc, real_emb, emb, self._plausibility(generated), rng)
+            self._group_metrics(acc, real_emb, emb, self._classify(generated), rng)
             if c.mm_generations:
                 chosen = np.sort(rng.choice(n, size=min(c.mm_videos, n), replace=False))
                 g = c.mm_generations

@@ -27,7 +27,8 @@ def _cell(row: dict[str, Any], metric: str) -> str:
 
 def _row(label: str, method: str, group: str, metrics_row: dict[str, Any]) -> dict[str, Any]:
     return {"label": label, "method": method, "group": group,
-            **{k: metrics_row.get(k) for m in METRICS for k in (m, m + "_ci")}}
+            **{k: metrics_row.get(k) for m in METRICS for k in (m, m + "_ci")},
+            **({"reactions": metrics_row["reactions"]} if "reactions" in metrics_row else {})}
 
 
 def _title(broad: str) -> str:
@@ -96,16 +97,33 @@ TITLES = {
 FIRST_COLUMN = {"methods": "Method", "categories": "Category", "emotions": "Category", "unseen": "Method"}
 
 
+def _most_implausible(row: dict[str, Any], plausible: tuple[str, ...]) -> str:
+    """"name share" of the implausible reaction the motions were most often classified as, "-" if none."""
+    counts = row.get("reactions") or {}
+    wrong = {k: v for k, v in counts.items() if k not in plausible}
+    if not wrong:
+        return "-"
+    top = max(wrong, key=lambda k: (wrong[k], k))
+    return f"{top} {wrong[top] / sum(counts.values()):.2f}"
+
+
 def _pivot_table(name: str, rows: list[dict[str, Any]]) -> str:
-    """Rows of one subcategory x method each -> one line per subcategory, one plausibility column per method."""
+    """Rows of one subcategory x method each -> one line per subcategory, one plausibility column per method, and
+    (when the rows hold classified-reaction counts) the implausible reaction the first model's motions most often
+    were, with its share of that subcategory's generations."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    lines = [f"**{TITLES.get(name, name)}**", "",
-             "| Subcategory | Broad category | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
+    first = next((m for m in methods if m != REAL), None)
+    confusion = first is not None and any("reactions" in r for r in rows if r["method"] == first)
+    head = ["Subcategory", "Broad category", *methods] + ([f"{first}: most frequent implausible"] if confusion else [])
+    lines = [f"**{TITLES.get(name, name)}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for sub in dict.fromkeys(r["label"] for r in rows):
-        cells = {r["method"]: _cell(r, "plausibility") for r in rows if r["label"] == sub}
+        by_method = {r["method"]: r for r in rows if r["label"] == sub}
         row = taxonomy.BY_NAME.get(sub)
-        lines.append(f"| {sub} | {row.broad_category if row else '-'} | "
-                     + " | ".join(cells.get(m, "-") for m in methods) + " |")
+        cells = [sub, row.broad_category if row else "-",
+                 *(_cell(by_method[m], "plausibility") if m in by_method else "-" for m in methods)]
+        if confusion:
+            cells.append(_most_implausible(by_method[first], row.reactions) if row and first in by_method else "-")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
