@@ -15,8 +15,8 @@ Evaluation (the default command) writes results.json -- {"rows": [{"method", "fi
 "diversity_ci", "multimodality", "multimodality_ci", "plausibility", "plausibility_ci"}, ...], "tables": {...},
 ...} with a "Real" row first -- and results.md with the paper's tables: methods (Tables 1-2), broad categories
 (supp. Table 4), "walking towards" with three emotions (supp. Table 5), Seen -> Unseen (supp. Table 6, when the
-dataset has test_unseen.txt) and plausibility per subcategory (ViMo-Synth; not a paper table). Methods are named from each model's generator variant (HERO, MoMask-style, w/o IIE,
-w/o DIE). Only the test splits are evaluated; --val instead prints the validation-split FID used for checkpoint
+dataset has test_unseen.txt) and plausibility per subcategory (ViMo-Synth; not a paper table). Methods are named
+from each model's generator variant (HERO, MoMask-style, w/o IIE, w/o DIE). Only the test splits are evaluated; --val instead prints the validation-split FID used for checkpoint
 selection. When the evaluator folder does not exist it is trained first on the dataset's TRAIN split.
 """
 from __future__ import annotations
@@ -220,15 +220,21 @@ def run_evaluate(argv: list[str]) -> int:
                           args.max_pairs)
     doc.update({"data": str(args.data), "evaluator": info, "protocol": asdict(config),
                 "device": device, "quick": bool(args.quick), "total_seconds": time.perf_counter() - t0})
-    markdown = result_tables.markdown(doc["tables"], _notes(doc))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    md_path = args.out.with_suffix(".md")
-    doc["markdown_file"] = md_path.name
-    args.out.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
-    md_path.write_text(markdown)
+    md_path, markdown = _write_results(doc, args.out, _notes(doc))
     print(markdown)
     logger.info("wrote %s and %s in %.1f s", args.out, md_path, doc["total_seconds"])
     return 0
+
+
+def _write_results(doc: dict, out: Path, notes: str) -> tuple[Path, str]:
+    """Write the results JSON to `out` and its tables as Markdown beside it (.md); returns (md path, Markdown)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    md_path = out.with_suffix(".md")
+    doc["markdown_file"] = md_path.name
+    markdown = result_tables.markdown(doc["tables"], notes)
+    out.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    md_path.write_text(markdown)
+    return md_path, markdown
 
 
 def _json_default(obj):
@@ -316,14 +322,12 @@ def run_tables(argv: list[str]) -> int:
     if missing:
         raise SystemExit(f"--results {args.results}: not a training/evaluate.py results file (no {', '.join(missing)})")
     doc["tables"] = result_tables.build_tables(doc["groups"])
-    md_path = args.results.with_suffix(".md")
-    doc["markdown_file"] = md_path.name
-    args.results.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
     # the notes of an existing Markdown file are kept: they record the run (an older file's notes may predate
     # fields _notes reads, and rewriting them would claim what the run did not record)
+    md_path = args.results.with_suffix(".md")
     previous = md_path.read_text() if md_path.is_file() else ""
     notes = previous.split("\n**", 1)[0] if "\n**" in previous else _notes(doc)
-    md_path.write_text(result_tables.markdown(doc["tables"], notes))
+    _write_results(doc, args.results, notes)
     print(f"wrote {args.results} and {md_path} ({', '.join(doc['tables'])})")
     return 0
 

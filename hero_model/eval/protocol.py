@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -287,16 +288,14 @@ class _Accumulator:
 
     def __init__(self):
         self.values: dict[str, dict[str, list[float]]] = {}
-        self.reactions: dict[str, dict[str, int]] = {}  # group -> {classified reaction: count over all repeats}
+        self.reactions: dict[str, Counter[str]] = {}  # group -> {classified reaction: count over all repeats}
 
     def add(self, group: str, metric: str, value: float | None) -> None:
         if value is not None:
             self.values.setdefault(group, {}).setdefault(metric, []).append(float(value))
 
     def count(self, group: str, reactions: Sequence[str]) -> None:
-        counts = self.reactions.setdefault(group, {})
-        for name in reactions:
-            counts[name] = counts.get(name, 0) + 1
+        self.reactions.setdefault(group, Counter()).update(reactions)
 
     def summary(self, group: str) -> dict[str, Any]:
         row: dict[str, Any] = {}
