@@ -4,6 +4,7 @@ a simulated kill, the frame-feature cache, the exported model folder, and the DD
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from hero_model.data.split_files import read_pair_list
 from hero_model.data.video_io import read_video, sample_frames
 from hero_model.pipeline import ReactionPipeline, load_video_encoder
 from hero_model.synth.dataset import SynthConfig, make_dataset
@@ -21,7 +23,7 @@ from training.config import STAGES, TrainConfig, load_config
 from training.stages import generator as generator_stage
 from training.stages.common import DistContext, NullWriter, lr_at
 from training.stages.export import export_default
-from training.train import main, run_training
+from training.train import ensure_dataset, main, run_training
 
 SUBCATS = ("wave", "ball_flying", "walk_towards_happy")
 
@@ -103,6 +105,8 @@ def test_config_defaults_overrides_and_presets():
     ("stages=[encoder,dance]", "stages"),
     ("mask.foo=1", "mask.foo"),
     ("threads=0", "threads"),
+    ("data.pairs_per_video=0", "data.pairs_per_video"),
+    ("data.pairs_per_video=true", "data.pairs_per_video"),
 ])
 def test_config_rejects_bad_values_naming_the_field(override, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
@@ -249,6 +253,26 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_more_pairs_per_video_are_derived_and_trained_on(trained_run, tiny_data, tmp_path, caplog):
+    cfg = _mask_cfg(tiny_data, tmp_path, "t2", trained_run, "data.pairs_per_video=2", "mask.epochs=1")
+    assert cfg.data.train_list == "train_t2.txt"
+    ensure_dataset(cfg)  # what train.py does first: ViMo-Synth derives the ViMo-T2 list when it is missing
+    listed = read_pair_list(tiny_data / "train_t2.txt")
+    assert len(listed) == 2 * len(read_pair_list(tiny_data / "train.txt"))
+    with caplog.at_level(logging.INFO, logger="training.generator"):
+        generator_stage.run(cfg, "mask", DistContext(), NullWriter())
+    # 12 videos x 2 motions, less what shares a video or motion with the 3 validation pairs
+    text = caplog.text
+    dropped = int(text.split(" pairs left out of training")[0].rsplit(" ", 1)[1])
+    assert f"{len(listed) - dropped} training / 3 validation pairs" in text and dropped >= 6
+
+    vimo = tmp_path / "vimo"  # a ViMo-layout folder without meta.json: the list is the user's to supply
+    vimo.mkdir()
+    (vimo / "train.txt").write_text((tiny_data / "train.txt").read_text())
+    with pytest.raises(SystemExit, match="needs .*train_t3.txt"):
+        ensure_dataset(load_config("small", [f"data.root={vimo}", "data.pairs_per_video=3"]))
 
 
 def test_torchrun_world_size_1_takes_the_ddp_path_and_matches_the_plain_run(trained_run, tiny_data, tmp_path,

@@ -57,6 +57,10 @@ class DataConfig:
     num_workers: DataLoader worker processes (0 = load in the training process).
     feature_cache_dir: where frame features of the frozen video encoder are stored, one folder per encoder id
         (null: <the encoder's run folder>/features, so runs sharing an encoder through base_run share the cache).
+    pairs_per_video: motions each training video is paired with in the generator stages (paper supp. Table 7:
+        1 = ViMo-base, train.txt; 2 / 3 = ViMo-T2 / T3, read from <root>/train_t<K>.txt). For ViMo-Synth the file
+        is derived when missing (hero_model/synth/pairing.py: further train motions of the video's plausible
+        reactions); for ViMo supply it. The validation split, the encoder and the RVQ do not change with it.
     """
 
     root: str = "data/vimo_synth"
@@ -65,10 +69,22 @@ class DataConfig:
     humanml3d_root: str | None = None
     num_workers: int = 0
     feature_cache_dir: str | None = None
+    pairs_per_video: int = 1
 
     def __post_init__(self) -> None:
         if self.synth_pairs < 1:
             raise ValueError(f"data.synth_pairs must be >= 1, got {self.synth_pairs}")
+        from hero_model.synth.pairing import MAX_PAIRS_PER_VIDEO
+
+        if isinstance(self.pairs_per_video, bool) or not isinstance(self.pairs_per_video, int) \
+                or not 1 <= self.pairs_per_video <= MAX_PAIRS_PER_VIDEO:
+            raise ValueError(f"data.pairs_per_video must be an int in [1, {MAX_PAIRS_PER_VIDEO}], "
+                             f"got {self.pairs_per_video!r}")
+
+    @property
+    def train_list(self) -> str:
+        """The pair list the generator stages train on (ViMoDataset(train_list=...))."""
+        return "train.txt" if self.pairs_per_video == 1 else f"train_t{self.pairs_per_video}.txt"
         if self.num_workers < 0:
             raise ValueError(f"data.num_workers must be >= 0, got {self.num_workers}")
 

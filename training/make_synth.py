@@ -4,6 +4,7 @@
     python training/make_synth.py --out data/vimo_synth --pairs 1000 --seed 0
     python training/make_synth.py --out data/vimo_synth_unseen --pairs 1000 --seed 0 --unseen default
     python training/make_synth.py --contact-sheet docs/img/vimo_synth_contact_sheet.png --seed 0
+    python training/make_synth.py --out data/vimo_synth --pairs-per-video 2   # add train_t2.txt (ViMo-T2)
 """
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="only render a contact sheet of a few frames per subcategory to this PNG")
     parser.add_argument("--sheet-layout", choices=("readme", "full"), default="readme",
                         help="readme: one row per broad category; full: one row per subcategory")
+    parser.add_argument("--pairs-per-video", type=int, metavar="K",
+                        help="only write --out's train_tK.txt: every training video of that existing dataset paired "
+                             "with K motions (ViMo-T2/T3, paper supp. Table 7; training: data.pairs_per_video=K)")
     parser.add_argument("--list", action="store_true", help="print the taxonomy table and exit")
     args = parser.parse_args(argv)
     if not (args.list or args.contact_sheet or args.out):
@@ -56,6 +60,16 @@ def main(argv: list[str] | None = None) -> int:
 
         contact_sheet(args.contact_sheet, seed=args.seed, layout=args.sheet_layout, size=args.size)
         print(f"wrote {args.contact_sheet}")
+        return 0
+    if args.pairs_per_video is not None:
+        from hero_model.synth.pairing import write_more_pairs
+
+        try:
+            path = write_more_pairs(args.out, args.pairs_per_video, seed=args.seed, workers=args.workers)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"make_synth: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {path}")
         return 0
     from hero_model.synth.dataset import SynthConfig, make_dataset
 

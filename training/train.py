@@ -42,10 +42,22 @@ def pick_device(name: str) -> torch.device:
 
 
 def ensure_dataset(cfg) -> None:
-    """Generate ViMo-Synth at data.root when the folder does not exist yet."""
+    """Generate ViMo-Synth at data.root when the folder does not exist yet, and the ViMo-T<K> pair list of
+    data.pairs_per_video when it is missing (only a ViMo-Synth dataset can derive one)."""
     root = Path(cfg.data.root)
-    if (root / "train.txt").is_file():
-        return
+    if not (root / "train.txt").is_file():
+        _generate_synth(cfg, root)
+    if not (root / cfg.data.train_list).is_file():
+        if not (root / "meta.json").is_file():
+            raise SystemExit(f"data.pairs_per_video={cfg.data.pairs_per_video} needs {root / cfg.data.train_list}; "
+                             "for ViMo, write it (train.txt's videos, each paired with that many motions)")
+        from hero_model.synth.pairing import write_more_pairs
+
+        path = write_more_pairs(root, cfg.data.pairs_per_video, seed=cfg.data.synth_seed)
+        logger.info("wrote %s (ViMo-T%d pairing of ViMo-Synth)", path, cfg.data.pairs_per_video)
+
+
+def _generate_synth(cfg, root: Path) -> None:
     if root.exists() and any(root.iterdir()):
         raise SystemExit(f"data.root={root} exists but has no train.txt: not a ViMo-layout dataset (an interrupted "
                          "generation? delete the folder to regenerate it)")

@@ -55,7 +55,11 @@ class ViMoDataset(torch.utils.data.Dataset):
     the deterministic crop (start 0, floored length, no unit drop). skip_bad: leave out invalid pairs (listed in
     `skipped`, count logged) instead of raising one error naming them all. feature_cache: callable
     video_relpath -> (frames, d) precomputed video features. return_video: decode frames (False: videos are
-    neither checked nor read, e.g. when features come from the cache).
+    neither checked nor read, e.g. when features come from the cache). train_list: the pair list split "train"
+    reads instead of train.txt, e.g. train_t2.txt (ViMo-T2/T3, paper supp. Table 7: train.txt's videos paired with
+    more motions; synth/pairing.py writes them for ViMo-Synth). Validation is still carved from train.txt, so it is
+    the same for every train_list, and a listed pair sharing a video or a motion with a validation pair is dropped
+    (counted in `dropped_for_val`); a listed video that is not in train.txt, or a motion of a test list, is refused.
 
     Crops are drawn from item_rng(seed, epoch, index): call set_epoch(e) before each epoch (as with
     DistributedSampler; with persistent DataLoader workers the workers keep the epoch they were started with).
@@ -66,7 +70,8 @@ class ViMoDataset(torch.utils.data.Dataset):
                  max_motion_length: int = 200, unit_length: int = 4, drop_unit_prob: float = 1.0 / 3.0,
                  min_motion_length: int = MIN_MOTION_LENGTH, val_fraction: float = 0.1, seed: int = 0,
                  random_crop: bool = True, skip_bad: bool = False,
-                 feature_cache: Callable[[str], torch.Tensor] | None = None, return_video: bool = True):
+                 feature_cache: Callable[[str], torch.Tensor] | None = None, return_video: bool = True,
+                 train_list: str = "train.txt"):
         root = Path(root)
         if split not in PAIR_SPLITS:
             raise ValueError(f"ViMoDataset: split must be one of {tuple(PAIR_SPLITS)}, got {split!r}")
@@ -87,12 +92,15 @@ class ViMoDataset(torch.utils.data.Dataset):
         name = f"ViMo {split} ({root})"
 
         pairs = read_pair_list(root / PAIR_SPLITS[split], MOTION_DIR)
-        self.val_shared = 0
+        self.val_shared = self.dropped_for_val = 0
         if split in ("train", "val"):
             # The split is drawn on the full list, before validation, so a bad file never reshuffles it.
             held_out = stratified_val_split(pairs, val_fraction, seed)
             self.val_shared = held_out.shared
-            pairs = [pairs[i] for i in (held_out.val if split == "val" else held_out.train)]
+            if split == "train" and train_list != PAIR_SPLITS["train"]:
+                pairs, self.dropped_for_val = self._listed_train_pairs(root, train_list, pairs, held_out.val)
+            else:
+                pairs = [pairs[i] for i in (held_out.val if split == "val" else held_out.train)]
             if not pairs:
                 raise ValueError(f"{name}: the {split} split is empty (val_fraction={val_fraction}; only "
                                  "subcategories with >= 2 train pairs give validation pairs)")
@@ -124,6 +132,29 @@ class ViMoDataset(torch.utils.data.Dataset):
         if not self.pairs:
             raise ValueError(f"{name}: no valid pair left ({len(self.skipped)} skipped)")
         self.labels = self._read_labels(root / "labels.json")
+
+    @staticmethod
+    def _listed_train_pairs(root: Path, train_list: str, base: list[PairEntry], val: tuple[int, ...]
+                            ) -> tuple[list[PairEntry], int]:
+        """The pairs of <root>/<train_list> that share nothing with the validation pairs base[val], and how many were
+        dropped for sharing; refuses a list that reaches outside train.txt's videos or into a test list's motions."""
+        path = root / train_list
+        listed = read_pair_list(path, MOTION_DIR)
+        train_videos = {p.video for p in base}
+        outside = sorted({p.video for p in listed} - train_videos)
+        if outside:
+            raise DataFileError(path, f"{len(outside)} video(s) not in train.txt, e.g. {outside[0]!r}: a "
+                                "ViMo-T2/T3 list pairs train.txt's videos with more motions")
+        for test_list in ("test.txt", "test_unseen.txt"):
+            if (root / test_list).is_file() and (root / test_list).read_text().strip():  # an empty split: no leak
+                test_motions = {p.motion for p in read_pair_list(root / test_list, MOTION_DIR)}
+                leaked = sorted({p.motion for p in listed} & test_motions)
+                if leaked:
+                    raise DataFileError(path, f"{len(leaked)} motion(s) of {test_list} in a training list, e.g. "
+                                        f"{leaked[0]!r}")
+        held = {base[i].video for i in val} | {base[i].motion for i in val}
+        kept = [p for p in listed if p.video not in held and p.motion not in held]
+        return kept, len(listed) - len(kept)
 
     @staticmethod
     def _read_labels(path: Path) -> dict:

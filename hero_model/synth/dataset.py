@@ -138,20 +138,31 @@ def pair_seed(seed: int, subcategory: str, number: int) -> np.random.SeedSequenc
     return np.random.SeedSequence(seed, spawn_key=(index, number))
 
 
-def generate_pair(config: SynthConfig, spec: PairSpec) -> GeneratedPair:
-    """Sample, render and pair one clip with a reaction motion."""
-    from ..motion.features import joints_to_features
-    from .motions import REACTIONS, make_motion, motion_duration_range
+def reaction_probabilities(row: taxonomy.Subcategory, scene) -> np.ndarray:
+    """P(reaction) over row.reactions for one scene: uniform over the plausible set, unless the scene's geometry
+    prefers one (e.g. a ball arriving on the left is dodged to the right); preferred reactions weigh 4x."""
+    weights = np.array([(scene.reaction_weights or {}).get(r, 1.0) for r in row.reactions], dtype=np.float64)
+    return weights / weights.sum()
 
+
+def sample_pair_scene(config: SynthConfig, spec: PairSpec):
+    """The pair's scene (not rendered) and its drawn reaction: (row, emotion, scene, reaction, reaction seed).
+    Cheap next to rendering (~0.1 s), so the pairing of an existing dataset can be re-derived (pairing.py)."""
     row = taxonomy.get(spec.subcategory)
     label_ss, scene_ss, reaction_ss = child_seeds(pair_seed(config.seed, spec.subcategory, spec.number), 3)
     label_rng = np.random.default_rng(label_ss)
     emotion = row.emotions[int(label_rng.integers(len(row.emotions)))]
     scene = sample_scene(spec.subcategory, emotion, scene_ss, config.render_config())
-    # The reaction: uniform over the plausible set, unless the scene's geometry prefers one (e.g. a ball arriving
-    # on the left is dodged to the right); preferred reactions weigh 4x.
-    weights = np.array([(scene.reaction_weights or {}).get(r, 1.0) for r in row.reactions], dtype=np.float64)
-    reaction = row.reactions[int(label_rng.choice(len(row.reactions), p=weights / weights.sum()))]
+    reaction = row.reactions[int(label_rng.choice(len(row.reactions), p=reaction_probabilities(row, scene)))]
+    return row, emotion, scene, reaction, reaction_ss
+
+
+def generate_pair(config: SynthConfig, spec: PairSpec) -> GeneratedPair:
+    """Sample, render and pair one clip with a reaction motion."""
+    from ..motion.features import joints_to_features
+    from .motions import REACTIONS, make_motion, motion_duration_range
+
+    row, emotion, scene, reaction, reaction_ss = sample_pair_scene(config, spec)
     if reaction not in REACTIONS:
         raise ValueError(f"{spec.subcategory}: reaction {reaction!r} is not in the motion library")
     lo, hi = motion_duration_range(reaction)
@@ -209,7 +220,8 @@ def make_dataset(config: SynthConfig, out_dir: str | Path, workers: int | None =
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise FileExistsError(f"{out} is not empty; pass overwrite=True (--overwrite) to replace a ViMo-Synth set")
-        for name in GENERATED:  # only what this generator writes
+        derived = [p.name for p in out.glob("train_t*.txt")]  # pairing.py's ViMo-T<K> lists of the old pairs
+        for name in GENERATED + tuple(derived):  # only what this generator (and pairing.py) writes
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)

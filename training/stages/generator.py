@@ -94,8 +94,11 @@ def frozen_parts(cfg, device: torch.device):
 def pair_datasets(cfg, hero: HeroConfig, normalizer, cache) -> tuple[ViMoDataset, ViMoDataset]:
     common = dict(normalizer=normalizer, return_video=False, feature_cache=cache, seed=cfg.seed,
                   max_motion_length=hero.max_frames, unit_length=hero.unit_length)
-    train = ViMoDataset(cfg.data.root, "train", **common)
+    train = ViMoDataset(cfg.data.root, "train", train_list=cfg.data.train_list, **common)
     val = ViMoDataset(cfg.data.root, "val", random_crop=False, **common)  # whole clips, same every epoch
+    if train.dropped_for_val:
+        logger.info("%s: %d pairs left out of training for sharing a video or motion with a validation pair",
+                    cfg.data.train_list, train.dropped_for_val)
     return train, val
 
 
