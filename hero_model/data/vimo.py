@@ -145,7 +145,7 @@ class ViMoDataset(torch.utils.data.Dataset):
         if outside:
             raise DataFileError(path, f"{len(outside)} video(s) not in train.txt, e.g. {outside[0]!r}: a "
                                 "ViMo-T2/T3 list pairs train.txt's videos with more motions")
-        for test_list in ("test.txt", "test_unseen.txt"):
+        for test_list in (PAIR_SPLITS["test"], PAIR_SPLITS["test_unseen"]):
             if (root / test_list).is_file() and (root / test_list).read_text().strip():  # an empty split: no leak
                 test_motions = {p.motion for p in read_pair_list(root / test_list, MOTION_DIR)}
                 leaked = sorted({p.motion for p in listed} & test_motions)

@@ -66,6 +66,7 @@ def more_pairs(root: str | Path, pairs_per_video: int, seed: int = 0, workers: i
         raise ValueError(f"{root}/labels.json has no training pairs")
 
     jobs = [(config, PairSpec(lab["subcategory"], int(pid.rsplit("-", 1)[1]), "train")) for pid, lab in train]
+    specs = [spec for _, spec in jobs]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
         derived = [_scene_probabilities(job) for job in jobs]
@@ -79,13 +80,12 @@ def more_pairs(root: str | Path, pairs_per_video: int, seed: int = 0, workers: i
         motions_by_reaction[lab["reaction"]].append((lab["subcategory"], lab["motion"]))
     sub_index = {s.name: i for i, s in enumerate(taxonomy.SUBCATEGORIES)}
     lines = []
-    for (pid, lab), (_, reaction, probabilities) in zip(train, derived):
+    for (pid, lab), spec, (_, reaction, probabilities) in zip(train, specs, derived):
         if reaction != lab["reaction"]:
             raise ValueError(f"{root}/labels.json: pair {pid} has reaction {lab['reaction']!r} but its seed gives "
                              f"{reaction!r}; the dataset was written by another ViMo-Synth version: regenerate it")
         row = taxonomy.get(lab["subcategory"])
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(sub_index[row.name],
-                                                                            int(pid.rsplit("-", 1)[1]))))
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(sub_index[row.name], spec.number)))
         used = {lab["motion"]}
         lines.append(f"{lab['video']} {lab['motion']}")
         for _ in range(pairs_per_video - 1):
