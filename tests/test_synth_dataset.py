@@ -192,3 +192,24 @@ def test_emotion_shows_only_in_the_face():
         assert diff[outside].max() == 0, f"{emotion}: pixels outside the head differ"
         # ... and the faces really differ: at the end of the walk the face is big and clearly changed.
         assert (diff[-1] > 40).sum() > 30, f"{emotion}: the face does not change"
+
+
+@pytest.mark.parametrize("subcategory, emotion", [("walk_towards_angry", "angry"), ("ball_flying", "none"),
+                                                  ("dog_run_at_you", "none")])
+def test_rendering_chosen_frames_gives_the_same_bytes(subcategory, emotion):
+    """The encoder's extra clips render only the 16 segment centres; those must be exactly the full clip's rows
+    (sensor noise included), or the cached extra clips would depend on how they were rendered."""
+    from hero_model.video.sampling import segment_indices
+
+    scene = sample_scene(subcategory, emotion, np.random.SeedSequence(5), RenderConfig(size=96, fps=20))
+    full = render_scene(scene)
+    picks = segment_indices(scene.num_frames, 16)
+    chosen = render_scene(scene, frame_indices=picks)
+    np.testing.assert_array_equal(chosen.frames, full.frames[picks])
+    np.testing.assert_array_equal(chosen.head_boxes, full.head_boxes[picks])
+    reordered = render_scene(scene, frame_indices=picks[::-1].copy())
+    np.testing.assert_array_equal(reordered.frames, full.frames[picks[::-1]])
+    with pytest.raises(ValueError, match="frame_indices must lie in"):
+        render_scene(scene, frame_indices=np.array([0, scene.num_frames]))
+    with pytest.raises(ValueError, match="1-D integer"):
+        render_scene(scene, frame_indices=np.array([0.5]))

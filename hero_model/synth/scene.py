@@ -429,16 +429,27 @@ _BUILDERS = {"human": _build_human, "dog": _build_dog, "bird": _build_bird, "bal
 
 
 # ----------------------------------------------------------------------------------------------- rendering
-def render_scene(scene: Scene, noise: bool | None = None) -> RenderedClip:
-    """Rasterise every frame of `scene`. noise=None follows scene.config.noise."""
+def render_scene(scene: Scene, noise: bool | None = None, frame_indices: np.ndarray | None = None) -> RenderedClip:
+    """Rasterise the frames of `scene`: every frame, or only `frame_indices` (in that order), which gives the same
+    bytes as those rows of the full clip -- each frame depends on its time alone, and the sensor-noise draws are made
+    for every frame either way. noise=None follows scene.config.noise."""
     camera, light, config = scene.camera, scene.light, scene.config
+    if frame_indices is None:
+        frame_indices = np.arange(scene.num_frames)
+    else:
+        frame_indices = np.asarray(frame_indices)
+        if frame_indices.ndim != 1 or not np.issubdtype(frame_indices.dtype, np.integer):
+            raise ValueError(f"render_scene: frame_indices must be a 1-D integer array, got {frame_indices!r}")
+        if len(frame_indices) and (frame_indices.min() < 0 or frame_indices.max() >= scene.num_frames):
+            raise ValueError(f"render_scene: frame_indices must lie in [0, {scene.num_frames}), got "
+                             f"{frame_indices.min()}..{frame_indices.max()}")
     noise = config.noise if noise is None else noise
     background = scene.backdrop.render(camera, light)
     lut = scene.grading.lut()
     noise_rng = np.random.default_rng(scene.noise_seed)
     size = config.size
-    frames = np.empty((scene.num_frames, size, size, 3), dtype=np.uint8)
-    head_boxes = np.full((scene.num_frames, 4), -1, dtype=np.int32)
+    frames = np.empty((len(frame_indices), size, size, 3), dtype=np.uint8)
+    head_boxes = np.full((len(frame_indices), 4), -1, dtype=np.int32)
     humans = [a for a in scene.actors if isinstance(a, _HumanTrack)]
     sigma = scene.grading.noise_sigma if noise else 0.0
     if sigma > 0:
@@ -447,7 +458,7 @@ def render_scene(scene: Scene, noise: bool | None = None) -> RenderedClip:
         pad = 32
         bank = noise_rng.standard_normal((2, size + pad, size + pad, 3), dtype=np.float32) * np.float32(sigma)
         picks = noise_rng.integers(0, [2, pad, pad], size=(scene.num_frames, 3))
-    for i in range(scene.num_frames):
+    for row, i in enumerate(frame_indices):
         t = i / config.fps
         canvas = background.copy()
         prims, shadows = [], []
@@ -463,9 +474,9 @@ def render_scene(scene: Scene, noise: bool | None = None) -> RenderedClip:
         if sigma > 0:
             k, dy, dx = picks[i]
             frame = cv2.add(frame, bank[k, dy:dy + size, dx:dx + size], dtype=cv2.CV_8U)  # saturating
-        frames[i] = frame
+        frames[row] = frame
         if humans:
-            head_boxes[i] = _head_box(humans[0], t, camera, affine)
+            head_boxes[row] = _head_box(humans[0], t, camera, affine)
     return RenderedClip(frames=frames, head_boxes=head_boxes, fps=config.fps)
 
 
