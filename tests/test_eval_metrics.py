@@ -300,3 +300,47 @@ def test_protocol_config_refuses_negative_guidance_scales():
     assert ProtocolConfig(decoding={"cond_scale": 1.0, "res_cond_scale": 0.0}).decoding["cond_scale"] == 1.0
     with pytest.raises(ValueError, match="res_cond_scale.*>= 0"):
         ProtocolConfig(decoding={"res_cond_scale": -1.0})
+
+
+# --- linear probes on video features -----------------------------------------------------------------------------
+def test_clip_descriptor_is_the_mean_and_std_over_frames():
+    from hero_model.eval.probe import clip_descriptor
+
+    v_l = torch.tensor([[[1.0, 0.0], [3.0, 2.0]]])                        # (1 clip, 2 frames, d=2)
+    torch.testing.assert_close(clip_descriptor(v_l), torch.tensor([[2.0, 1.0, 1.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"\(N, T, d\)"):
+        clip_descriptor(torch.zeros(2, 3))
+
+
+def test_linear_probe_reads_separable_classes_and_prefers_what_validation_prefers():
+    from hero_model.eval.probe import fit_probe
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 6)) * 4.0
+
+    def draw(n):
+        y = np.arange(n) % 3
+        return torch.tensor(centres[y] + rng.normal(size=(n, 6)), dtype=torch.float32), y
+
+    (train_x, train_y), (val_x, val_y), (test_x, test_y) = draw(60), draw(30), draw(60)
+    probe, scores = fit_probe(train_x, train_y, val_x, val_y, 3)
+    assert set(scores) == {1e-4, 1e-3, 1e-2, 1e-1, 1.0}
+    assert scores[probe.l2] == max(scores.values())
+    assert (probe.predict(test_x) == test_y).mean() > 0.95
+    # labels unrelated to the descriptors: a probe cannot read them (chance is 1/3)
+    noise_y = rng.integers(0, 3, size=60)
+    shuffled, _ = fit_probe(train_x, rng.integers(0, 3, size=60), val_x, rng.integers(0, 3, size=30), 3)
+    assert (shuffled.predict(test_x) == noise_y).mean() < 0.6
+
+
+def test_probe_bound_counts_the_plausible_share_of_the_read_subcategory():
+    from hero_model.eval.probe import probe_bound
+
+    reactions_of = {"ball": ("catch", "duck"), "wave": ("wave_back",)}
+    # read ball for a ball video: 1; read ball for a video whose plausible set holds only duck: 1/2;
+    # read wave for a ball video: 0
+    read = ["ball", "ball", "wave"]
+    plausible = [("catch", "duck"), ("duck",), ("catch", "duck")]
+    assert probe_bound(read, plausible, reactions_of) == pytest.approx((1 + 0.5 + 0) / 3)
+    with pytest.raises(ValueError, match="2 readings for 3"):
+        probe_bound(read[:2], plausible, reactions_of)

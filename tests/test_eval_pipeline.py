@@ -268,3 +268,24 @@ def test_figures(tiny, tmp_path):
     assert subs == sorted(s for s in SUBCATEGORIES if s != UNSEEN)
     sheet = cv2.imread(str(grid))
     assert sheet.shape[0] > len(subs) * 120 and sheet.shape[1] > 4 * 160
+
+
+def test_probe_cli_reads_the_tinted_subcategories(tiny, tmp_path):
+    """`evaluate.py probe` on an encoder folder: the tiny videos are tinted per subcategory, so even a random CNN's
+    features separate them; the report names the clips per split and writes the features where it is told."""
+    out = tmp_path / "probe.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "training/evaluate.py", "probe", "--encoder", str(tiny["models"][0]),
+                             "--data", str(tiny["root"]), "--cache-dir", str(tmp_path / "features"),
+                             "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    seen = len(SUBCATEGORIES) - 1
+    assert report["clips"]["test"] == TEST_PER_SUB * seen
+    assert report["clips"]["train"] + report["clips"]["val"] == TRAIN_PER_SUB * seen
+    assert report["subcategory"]["test_accuracy"] >= 0.5  # chance: 1/6
+    assert report["subcategory"]["test_accuracy"] <= report["probe_bound"] <= 1.0
+    assert list((tmp_path / "features" / report["encoder_id"]).glob("*.safetensors"))
+    bad = subprocess.run([sys.executable, "training/evaluate.py", "probe", "--encoder", str(tmp_path)], cwd=REPO,
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert bad.returncode != 0 and "no video_encoder.json" in bad.stderr

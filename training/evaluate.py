@@ -6,10 +6,13 @@
     python training/evaluate.py curves --run runs/small [--out curves.png]
     python training/evaluate.py grid --model-dir DIR [--data ROOT] [--out reactions.png]
     python training/evaluate.py tables --results results.json
+    python training/evaluate.py probe --encoder DIR [--data ROOT] [--out probe.json] [--cache-dir DIR]
 
 `tables` rebuilds the tables of a results JSON from its per-group metrics and rewrites the JSON's "tables" and the
 Markdown beside it (keeping that file's notes), without generating anything: for results written before a table
-was added.
+was added. `probe` fits linear probes of subcategory and facial emotion on a frozen video encoder's features
+(hero_model/eval/probe.py) and reports their test accuracy and the probe bound on plausibility: what the video
+features leave a generator to work with.
 
 Evaluation (the default command) writes results.json -- {"rows": [{"method", "fid", "fid_ci", "diversity",
 "diversity_ci", "multimodality", "multimodality_ci", "plausibility", "plausibility_ci"}, ...], "tables": {...},
@@ -43,7 +46,7 @@ logger = logging.getLogger("training.evaluate")
 DEFAULT_DATA = "data/vimo_synth"
 DEFAULT_EVALUATOR = "runs/evaluator"
 DEFAULT_RUN_MODEL = "runs/small/model"
-COMMANDS = ("evaluate", "train-evaluator", "curves", "grid", "tables")
+COMMANDS = ("evaluate", "train-evaluator", "curves", "grid", "tables", "probe")
 
 __all__ = ["validation_fid", "evaluate_models", "main"]
 
@@ -332,12 +335,89 @@ def run_tables(argv: list[str]) -> int:
     return 0
 
 
+def run_probe(argv: list[str]) -> int:
+    import tempfile
+
+    import torch
+
+    from hero_model.data.vimo import ViMoDataset
+    from hero_model.eval.plausibility import plausible_sets
+    from hero_model.eval.probe import clip_descriptor, fit_probe, probe_bound
+    from hero_model.pipeline import load_video_encoder
+    from hero_model.synth import taxonomy
+    from training.stages.features import FrameFeatureCache, encoder_id
+
+    parser = argparse.ArgumentParser(prog="training/evaluate.py probe",
+                                     description="Linear probes of subcategory and facial emotion on a frozen video "
+                                                 "encoder's features, and the probe bound on plausibility.")
+    parser.add_argument("--encoder", type=Path, required=True,
+                        help="folder with video_encoder.json (a model folder or a run's encoder/)")
+    parser.add_argument("--data", type=Path, default=Path(DEFAULT_DATA))
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="keep the features in <dir>/<encoder id>/ (a run's features/ folder reuses the "
+                             "training cache); default: a temporary folder")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="as data.val_fraction of the training run")
+    parser.add_argument("--seed", type=int, default=0, help="as the training run's seed (the validation carve)")
+    parser.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
+    args = parser.parse_args(argv)
+    if not (args.encoder / "video_encoder.json").is_file():
+        raise SystemExit(f"--encoder {args.encoder}: no video_encoder.json there")
+    torch.manual_seed(0)
+    encoder = load_video_encoder(args.encoder, torch.device("cpu"))
+    splits = {split: ViMoDataset(args.data, split, val_fraction=args.val_fraction, seed=args.seed,
+                                 return_video=False) for split in ("train", "val", "test")}
+    with tempfile.TemporaryDirectory() as tmp:
+        ident = encoder_id(encoder.config)
+        cache = FrameFeatureCache(Path(args.cache_dir or tmp) / ident, ident)
+        for list_name in ("train.txt", "test.txt"):
+            cache.ensure(args.data, list_name, encoder)
+        x = {s: clip_descriptor(torch.stack([cache(p.video) for p in d.pairs])) for s, d in splits.items()}
+    labels = splits["test"].labels
+    report: dict = {"encoder": str(args.encoder), "encoder_id": ident, "data": str(args.data),
+                    "clips": {s: len(d.pairs) for s, d in splits.items()}}
+    # subcategory: the folder of each video
+    names = sorted({p.subcategory for d in splits.values() for p in d.pairs})
+    y = {s: np.array([names.index(p.subcategory) for p in d.pairs]) for s, d in splits.items()}
+    probe, scores = fit_probe(x["train"], y["train"], x["val"], y["val"], len(names))
+    read = [names[i] for i in probe.predict(x["test"])]
+    test_pairs = splits["test"].pairs
+    truth = [p.subcategory for p in test_pairs]
+    reactions_of = {n: taxonomy.BY_NAME[n].reactions for n in names if n in taxonomy.BY_NAME}
+    report["subcategory"] = {"l2_val_accuracy": scores, "l2": probe.l2,
+                             "test_accuracy": float(np.mean([r == t for r, t in zip(read, truth)])),
+                             "per_subcategory": {n: float(np.mean([r == n for r, t in zip(read, truth) if t == n]))
+                                                 for n in sorted(set(truth))}}
+    if labels and all(n in reactions_of for n in names):
+        plausible = plausible_sets([p.pair_id for p in test_pairs], labels, truth)
+        report["probe_bound"] = probe_bound(read, plausible, reactions_of)
+    # facial emotion: clips whose labels name one (ViMo-Synth labels.json); scored on the clips that show a face
+    if labels:
+        emotions = {s: [labels.get(p.pair_id, {}).get("emotion") for p in d.pairs] for s, d in splits.items()}
+        if all(e is not None for es in emotions.values() for e in es):
+            faces = {s: np.array([e != "none" for e in es]) for s, es in emotions.items()}
+            kinds = sorted({e for es in emotions.values() for e in es if e != "none"})
+            if len(kinds) > 1 and all(f.any() for f in faces.values()):
+                ye = {s: np.array([kinds.index(e) for e in np.array(emotions[s])[faces[s]]]) for s in splits}
+                emo_probe, emo_scores = fit_probe(x["train"][faces["train"]], ye["train"], x["val"][faces["val"]],
+                                                  ye["val"], len(kinds))
+                hits = emo_probe.predict(x["test"][faces["test"]]) == ye["test"]
+                report["emotion_on_faces"] = {"l2_val_accuracy": emo_scores, "l2": emo_probe.l2,
+                                              "test_clips": int(faces["test"].sum()),
+                                              "test_accuracy": float(hits.mean())}
+    text = json.dumps(report, indent=2, default=_json_default)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "evaluate"
     return {"evaluate": run_evaluate, "train-evaluator": run_train_evaluator, "curves": run_curves,
-            "grid": run_grid, "tables": run_tables}[command](argv)
+            "grid": run_grid, "tables": run_tables, "probe": run_probe}[command](argv)
 
 
 if __name__ == "__main__":

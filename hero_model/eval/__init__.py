@@ -6,6 +6,7 @@
     protocol.py      the repeated test protocol, batched generation, validation_fid for checkpoint selection
     tables.py        results in the paper's table formats (Markdown)
     plots.py         training curves and a grid of generated reactions per subcategory
+    probe.py         linear probes on frozen video features and the probe bound on plausibility
 """
 from .evaluator import EvaluatorConfig, MotionEvaluator, load_t2m_evaluator
 from .metrics import diversity, fid, frechet_distance, multimodality, summarize_repeats
