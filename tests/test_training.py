@@ -107,6 +107,7 @@ def test_config_defaults_overrides_and_presets():
     ("threads=0", "threads"),
     ("data.pairs_per_video=0", "data.pairs_per_video"),
     ("data.pairs_per_video=true", "data.pairs_per_video"),
+    ("mask.feature_noise=-0.5", "mask.feature_noise"),
 ])
 def test_config_rejects_bad_values_naming_the_field(override, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
@@ -247,6 +248,26 @@ def test_resume_after_a_kill_continues_from_the_last_epoch(trained_run, tiny_dat
     longer = _mask_cfg(tiny_data, tmp_path, "killed", trained_run, "mask.epochs=4")
     generator_stage.run(longer, "mask", dist, NullWriter())
     assert json.loads((killed.run_dir / "mask/latest_state.json").read_text())["step"] == 12
+
+
+def test_feature_noise_changes_the_training_steps_and_is_seeded(trained_run, tiny_data, tmp_path):
+    dist = DistContext()
+    runs = {}
+    for name, noise in (("clean", "0"), ("noisy", "0.5"), ("noisy_again", "0.5")):
+        cfg = _mask_cfg(tiny_data, tmp_path, name, trained_run, "mask.epochs=1", f"mask.feature_noise={noise}")
+        generator_stage.run(cfg, "mask", dist, NullWriter())
+        runs[name] = load_file(str(cfg.run_dir / "mask/latest.safetensors"))
+    assert any(not torch.equal(runs["clean"][k], runs["noisy"][k]) for k in runs["clean"])  # it reached the steps
+    for k in runs["noisy"]:                                                          # and it comes from the seed
+        torch.testing.assert_close(runs["noisy"][k], runs["noisy_again"][k], rtol=0, atol=0, msg=k)
+
+    rvq, normalizer, _, encoder_dir, video_dim = generator_stage.frozen_parts(cfg, torch.device("cpu"))
+    cache = generator_stage.build_feature_cache(cfg, encoder_dir, progress=False)
+    hero = cfg.generator.hero_config(rvq.config, video_dim)
+    train_set, _ = generator_stage.pair_datasets(cfg, hero, normalizer, cache)
+    videos = sorted({p.video for p in train_set.pairs})
+    expected = torch.cat([cache(v) for v in videos]).std(dim=0)                    # (d,) over clips x frames
+    torch.testing.assert_close(generator_stage.feature_scale(train_set, cache), expected)
 
 
 def _free_port() -> int:

@@ -102,6 +102,13 @@ def pair_datasets(cfg, hero: HeroConfig, normalizer, cache) -> tuple[ViMoDataset
     return train, val
 
 
+def feature_scale(dataset: ViMoDataset, cache) -> torch.Tensor:
+    """(d,) standard deviation of each frame-feature dimension over the dataset's clips and their 16 frames."""
+    videos = sorted({p.video for p in dataset.pairs})
+    v_l = torch.stack([torch.as_tensor(cache(v), dtype=torch.float32) for v in videos])  # (N, T_v, d)
+    return v_l.flatten(0, 1).std(dim=0)
+
+
 def batch_inputs(batch: dict, rvq, unit_length: int, device: torch.device):
     """v_l (B, T_v, d), codes (B, n, Q) of the crop (-1 beyond its length), token lengths (B,)."""
     motion = batch["motion"].to(device)                                         # (B, 200, 263) normalised
@@ -154,6 +161,7 @@ def run(cfg, stage: str, dist, writer) -> Path:
     logger.info("%s: frame features of %d clips ready in %.0f s (%d encoded now, cache %s)", stage, len(cache),
                 time.time() - t_cache, cache.encoded, cache.directory)
     train_set, val_set = pair_datasets(cfg, hero, normalizer, cache)
+    noise_scale = (sc.feature_noise * feature_scale(train_set, cache)).to(device) if sc.feature_noise > 0 else None
 
     seed_everything(cfg.seed)  # the initial weights depend on the seed only, not on what ran before
     generator = HeroGenerator(hero)
@@ -195,6 +203,8 @@ def run(cfg, stage: str, dist, writer) -> Path:
         objective.train()
         for batch in loader:
             frames, codes, token_lengths = batch_inputs(batch, rvq, hero.unit_length, device)
+            if noise_scale is not None:  # (d,) per-dimension sigma; drawn from the epoch-seeded generator
+                frames = frames + noise_scale * torch.randn_like(frames)
             lr = lr_at(step, sc.lr, sc.warmup_steps, milestone_steps, sc.gamma)
             for group in optimizer.param_groups:
                 group["lr"] = lr
