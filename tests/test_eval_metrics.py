@@ -13,7 +13,8 @@ from hero_model.eval import metrics
 from hero_model.eval.evaluator import (EVALUATOR_INPUT_DIM, EvaluatorConfig, MotionEvaluator, load_t2m_evaluator,
                                        pad_batch)
 from hero_model.eval.plausibility import ClassifierConfig, ReactionClassifier, plausible_share
-from hero_model.eval.protocol import ALL, BROAD_PREFIX, REAL, SUB_PREFIX, ProtocolConfig, method_name
+from hero_model.eval.protocol import (ALL, BROAD_PREFIX, REAL, SUB_PREFIX, ProtocolConfig, method_name,
+                                      model_label)
 from hero_model.eval.tables import build_tables, markdown
 from hero_model.synth import taxonomy
 from hero_model.motion import FEATURE_DIM, Normalizer
@@ -292,6 +293,11 @@ def test_tables_follow_the_paper_layout():
     assert "| Method | FID↓ | Diversity→ | MModality↑ | Plausibility↑ |" in text
     assert "| HERO | 0.100 ± 0.010 | 2.000 ± 0.100 | - | 0.900 ± 0.020 |" in text
     assert method_name("no_iie") == "w/o IIE" and method_name("hero", ["HERO"], "run2") == "HERO (run2)"
+    # results are keyed by the name: a third HERO from another run's "model" folder must not replace the second
+    assert method_name("hero", ["HERO", "HERO (model)"], "model") == "HERO (model) #2"
+    assert method_name("hero", ["HERO", "HERO (x)", "HERO (x) #2"], "x") == "HERO (x) #3"
+    assert method_name("hero", ["HERO"]) == "HERO #2"
+    assert model_label("runs/fn03/model") == "fn03" and model_label("hero_model/assets/default") == "default"
     with pytest.raises(ValueError, match="mm_generations"):
         ProtocolConfig(mm_generations=1)
 

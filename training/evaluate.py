@@ -38,7 +38,8 @@ if __package__ in (None, ""):  # run as a script: make `training` importable fro
 import numpy as np
 
 from hero_model.eval.protocol import (REAL, EvalSplit, Protocol, ProtocolConfig, VideoFeatureCache,
-                                      encoder_fingerprint, method_name, validation_fid)
+                                      encoder_fingerprint, method_name, model_label,
+                                      validation_fid)
 from hero_model.eval import tables as result_tables
 
 logger = logging.getLogger("training.evaluate")
@@ -117,7 +118,7 @@ def evaluate_models(model_dirs: list[Path], data: Path, evaluator, classifier, c
     for directory in model_dirs:
         pipeline = ReactionPipeline.from_dir(directory, device=device)
         variant = pipeline.generator.config.variant
-        name = method_name(variant, [m["method"] for m in models], Path(directory).name)
+        name = method_name(variant, [m["method"] for m in models], model_label(directory))
         key = encoder_fingerprint(directory)
         cache = caches.setdefault(key, VideoFeatureCache(pipeline.encoder, data, key, feature_cache_dir))
         entry = {"method": name, "model_dir": str(directory), "variant": variant, "model_id": pipeline.model_id,

@@ -454,8 +454,21 @@ def validation_fid(model, dataset_root: str | Path, evaluator: MotionEvaluator |
 
 
 def method_name(variant: str, taken: Sequence[str] = (), fallback: str = "") -> str:
-    """Table name of a generator variant (HERO, MoMask-style, w/o IIE, w/o DIE); a name already taken gets the
-    model folder's name appended."""
+    """Table name of a generator variant (HERO, MoMask-style, w/o IIE, w/o DIE), never one already taken: a taken
+    name gets `fallback` (the model's folder name) appended, and then a number if that is taken too -- results are
+    keyed by this name, so two models must never share one."""
     name = VARIANT_NAMES.get(variant, variant)
-    return f"{name} ({fallback})" if name in taken and fallback else name
+    if name not in taken:
+        return name
+    label = f"{name} ({fallback})" if fallback else name
+    candidate, number = label, 2
+    while candidate in taken:
+        candidate, number = f"{label} #{number}", number + 1
+    return candidate
+
+
+def model_label(directory: str | Path) -> str:
+    """A model folder's name for tables; for an exported run folder (<run>/model) the run's name."""
+    path = Path(directory)
+    return path.parent.name if path.name == "model" and path.parent.name else path.name
 
