@@ -2,6 +2,7 @@
 plausibility classifier's shapes and checkpoint round trip, and the Markdown tables."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -16,6 +17,8 @@ from hero_model.eval.plausibility import ClassifierConfig, ReactionClassifier, p
 from hero_model.eval.protocol import (ALL, BROAD_PREFIX, REAL, SUB_PREFIX, ProtocolConfig, method_name,
                                       model_label)
 from hero_model.eval.tables import build_tables, markdown
+from hero_model.eval.training_runs import markdown as training_runs_markdown
+from hero_model.eval.training_runs import read_results, run_spread, summarize_runs
 from hero_model.synth import taxonomy
 from hero_model.motion import FEATURE_DIM, Normalizer
 
@@ -350,3 +353,59 @@ def test_probe_bound_counts_the_plausible_share_of_the_read_subcategory():
     assert probe_bound(read, plausible, reactions_of) == pytest.approx((1 + 0.5 + 0) / 3)
     with pytest.raises(ValueError, match="2 readings for 3"):
         probe_bound(read[:2], plausible, reactions_of)
+
+
+# --- pooling over training runs ---------------------------------------------------------------------------------
+def _results_doc(models: list[tuple[str, str, str, float, float]], fingerprint: str = "abc") -> dict:
+    """A minimal training/evaluate.py results document: (method, variant, model_id, fid, plausibility) per model."""
+    groups = {REAL: {ALL: {"fid": 0.01, "diversity": 11.0, "plausibility": 1.0}}}
+    for method, _, _, fid_value, plaus in models:
+        groups[method] = {ALL: {"fid": fid_value, "fid_ci": 0.2, "diversity": 11.0, "plausibility": plaus}}
+    return {"models": [{"method": m, "variant": v, "model_id": i} for m, v, i, _, _ in models],
+            "groups": {"test": groups}, "protocol": {"repeats": 20, "diversity_pairs": 300, "seed": 0,
+                                                      "decoding": {}},
+            "evaluator": {"kind": "project", "dataset_fingerprint": fingerprint}}
+
+
+def test_run_spread_uses_students_t_over_runs():
+    spread = run_spread([7.0, 8.0, 9.0])                 # s = 1, n = 3: t_{0.975,2} = 4.3027
+    assert spread.mean == pytest.approx(8.0) and spread.ci == pytest.approx(4.3027 / math.sqrt(3), rel=1e-4)
+    assert run_spread([5.0]).ci is None
+    with pytest.raises(ValueError, match="finite"):
+        run_spread([1.0, float("nan")])
+
+
+def test_training_runs_pool_files_count_a_run_once_and_compare_fid(tmp_path):
+    first = tmp_path / "seed0.json"
+    first.write_text(json.dumps(_results_doc([
+        ("HERO", "hero", "run-hero-0", 7.0, 0.66), ("w/o DIE", "no_die", "run-nodie-0", 9.0, 0.70)])))
+    second = tmp_path / "seeds.json"
+    second.write_text(json.dumps(_results_doc([
+        ("HERO", "hero", "run-hero-0-fp16", 7.5, 0.65),                # the fp16 export of seed 0: not a new run
+        ("HERO (s1)", "hero", "run-hero-1", 7.2, 0.64), ("HERO (s2)", "hero", "run-hero-2", 7.4, 0.68),
+        ("w/o DIE (s1)", "no_die", "run-nodie-1", 9.4, 0.69), ("w/o DIE (s2)", "no_die", "run-nodie-2", 8.6, 0.71),
+        ("w/o IIE", "no_iie", "run-noiie-0", 7.3, 0.60)])))
+    runs = read_results([first, second])
+    assert [r.model_id for r in runs if r.variant == "hero"] == ["run-hero-0", "run-hero-1", "run-hero-2"]
+    summary = summarize_runs(runs)
+    rows = {r["variant"]: r for r in summary["rows"]}
+    assert rows["hero"]["runs"] == 3 and rows["hero"]["fid_runs"] == [7.0, 7.2, 7.4]
+    assert rows["hero"]["fid"] == pytest.approx(7.2) and rows["hero"]["fid_ci"] == pytest.approx(
+        4.3027 * 0.2 / math.sqrt(3), rel=1e-4)
+    assert rows["no_die"]["fid_clear_of_reference"] is True      # 7.2 + 0.50 < 9.0 - 0.99
+    assert rows["no_iie"]["fid_clear_of_reference"] is None      # one run: no interval to compare
+    text = training_runs_markdown(summary)
+    assert "| HERO | 3 | 7.200 ± 0.497 | 7.00 / 7.20 / 7.40 |" in text and "| w/o IIE | 1 | 7.300 |" in text
+
+    from training.evaluate import main as evaluate_main  # the CLI writes the same summary and its table
+    assert evaluate_main(["runs", "--results", str(first), str(second), "--out", str(tmp_path / "pooled.json")]) == 0
+    assert json.loads((tmp_path / "pooled.json").read_text())["rows"] == json.loads(json.dumps(summary["rows"]))
+    assert (tmp_path / "pooled.md").read_text() == training_runs_markdown(summary, [str(first), str(second)])
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(_results_doc([("HERO", "hero", "x", 1.0, 1.0)], fingerprint="zzz")))
+    with pytest.raises(ValueError, match=r"other\.json: evaluator\.dataset_fingerprint"):
+        read_results([first, other])
+    with pytest.raises(ValueError, match="not a training/evaluate.py results document"):
+        (tmp_path / "bad.json").write_text("{}")
+        read_results([tmp_path / "bad.json"])

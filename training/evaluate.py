@@ -7,12 +7,15 @@
     python training/evaluate.py grid --model-dir DIR [--data ROOT] [--out reactions.png]
     python training/evaluate.py tables --results results.json
     python training/evaluate.py probe --encoder DIR [--data ROOT] [--out probe.json] [--cache-dir DIR]
+    python training/evaluate.py runs --results a.json [b.json ...] [--out runs.json] [--split test]
 
 `tables` rebuilds the tables of a results JSON from its per-group metrics and rewrites the JSON's "tables" and the
 Markdown beside it (keeping that file's notes), without generating anything: for results written before a table
 was added. `probe` fits linear probes of subcategory and facial emotion on a frozen video encoder's features
 (hero_model/eval/probe.py) and reports their test accuracy and the probe bound on plausibility: what the video
-features leave a generator to work with.
+features leave a generator to work with. `runs` pools results files and reports each method's metrics over its
+independently trained models (mean +- a Student-t interval over training runs, hero_model/eval/training_runs.py):
+the spread the protocol's repeat intervals do not show.
 
 Evaluation (the default command) writes results.json -- {"rows": [{"method", "fid", "fid_ci", "diversity",
 "diversity_ci", "multimodality", "multimodality_ci", "plausibility", "plausibility_ci"}, ...], "tables": {...},
@@ -47,7 +50,7 @@ logger = logging.getLogger("training.evaluate")
 DEFAULT_DATA = "data/vimo_synth"
 DEFAULT_EVALUATOR = "runs/evaluator"
 DEFAULT_RUN_MODEL = "runs/small/model"
-COMMANDS = ("evaluate", "train-evaluator", "curves", "grid", "tables", "probe")
+COMMANDS = ("evaluate", "train-evaluator", "curves", "grid", "tables", "probe", "runs")
 
 __all__ = ["validation_fid", "evaluate_models", "main"]
 
@@ -413,12 +416,40 @@ def run_probe(argv: list[str]) -> int:
     return 0
 
 
+def run_runs(argv: list[str]) -> int:
+    from hero_model.eval import training_runs
+
+    parser = argparse.ArgumentParser(prog="training/evaluate.py runs",
+                                     description="Each method's metrics over its independently trained models, "
+                                                 "pooled from results files of the same evaluator and protocol.")
+    parser.add_argument("--results", type=Path, nargs="+", required=True,
+                        help="results JSONs written by training/evaluate.py (a run met twice counts once)")
+    parser.add_argument("--split", default="test", help="split to pool (default test)")
+    parser.add_argument("--reference", default="hero", help="variant the FID comparison is made against")
+    parser.add_argument("--out", type=Path, default=None, help="write the summary as JSON here (Markdown beside)")
+    args = parser.parse_args(argv)
+    try:
+        summary = training_runs.summarize_runs(training_runs.read_results(args.results, args.split),
+                                               args.reference)
+    except ValueError as exc:
+        raise SystemExit(f"runs: {exc}") from None
+    sources = [str(p) for p in args.results]
+    text = training_runs.markdown(summary, sources)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({**summary, "split": args.split, "sources": sources}, indent=2) + "\n")
+        args.out.with_suffix(".md").write_text(text)
+    print(text, end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "evaluate"
     return {"evaluate": run_evaluate, "train-evaluator": run_train_evaluator, "curves": run_curves,
-            "grid": run_grid, "tables": run_tables, "probe": run_probe}[command](argv)
+            "grid": run_grid, "tables": run_tables, "probe": run_probe,
+            "runs": run_runs}[command](argv)
 
 
 if __name__ == "__main__":

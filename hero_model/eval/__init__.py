@@ -7,6 +7,7 @@
     tables.py        results in the paper's table formats (Markdown)
     plots.py         training curves and a grid of generated reactions per subcategory
     probe.py         linear probes on frozen video features and the probe bound on plausibility
+    training_runs.py each method's metrics pooled over independently trained models (t intervals)
 """
 from .evaluator import EvaluatorConfig, MotionEvaluator, load_t2m_evaluator
 from .metrics import diversity, fid, frechet_distance, multimodality, summarize_repeats
