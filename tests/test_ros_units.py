@@ -412,3 +412,53 @@ def test_spin_thread_runs_callbacks_and_stops_before_the_node_is_destroyed():
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+# --- diagnostics --------------------------------------------------------------------------------------------------
+def test_throttled_log_reports_warnings_and_errors_through_one_rclpy_logger():
+    from rclpy.logging import get_logger
+
+    from hero_ros.diagnostics import ThrottledLog
+
+    # rclpy refuses a source line that logs at one severity and then at another; a node that had warned once and
+    # then logged a callback error died of that at shutdown
+    log = ThrottledLog(get_logger("hero_test_throttled_log"), period_s=0.0)
+    assert log.warn("frame", "a corrupt frame") and log.error("callback", "a callback failed")
+    assert log.warn("frame", "another corrupt frame") and log.error("callback", "it failed again")
+    with pytest.raises(ValueError, match="level"):
+        log.log("x", "message", "debug")
+
+
+class _RecordingLogger:
+    def __init__(self):
+        self.lines: list[tuple[str, str]] = []
+
+    def warning(self, text):
+        self.lines.append(("warning", text))
+
+    def error(self, text):
+        self.lines.append(("error", text))
+
+
+def test_a_failing_callback_is_logged_unless_the_context_has_shut_down():
+    import rclpy
+
+    from hero_ros.diagnostics import ThrottledLog, survives
+
+    class Owner:
+        def __init__(self, context):
+            self.context, self.warn = context, ThrottledLog(_RecordingLogger(), period_s=0.0)
+
+        @survives
+        def publish(self):
+            raise RuntimeError("publisher's context is invalid")
+
+    context = rclpy.Context()
+    context.init()
+    owner = Owner(context)
+    assert owner.publish() is None                                    # the exception does not escape
+    assert [level for level, _ in owner.warn.logger.lines] == ["error"]
+    assert "publish failed: RuntimeError: publisher's context is invalid" in owner.warn.logger.lines[0][1]
+    context.shutdown()
+    owner.publish()                                                   # the stop racing a timer: not an error
+    assert len(owner.warn.logger.lines) == 1

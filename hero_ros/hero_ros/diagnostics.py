@@ -6,8 +6,10 @@ broken frames a second must not flood the log, and the first occurrence must not
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -43,9 +45,33 @@ class ThrottledLog:
                 return False
             self._last[key] = now
             repeats = self._suppressed.pop(key, 0)
-        suffix = f" ({repeats} more since the last report)" if repeats and count else ""
-        getattr(self.logger, level)(message + suffix)
+        text = message + (f" ({repeats} more since the last report)" if repeats and count else "")
+        # One call site per severity: rclpy's logger refuses ("Logger severity cannot be changed between calls")
+        # a source line that logs at one severity and later at another.
+        if level == "error":
+            self.logger.error(text)
+        elif level == "warning":
+            self.logger.warning(text)
+        else:
+            raise ValueError(f"ThrottledLog: level must be 'warning' or 'error', got {level!r}")
         return True
+
+
+def survives(method):
+    """For a node's executor callbacks: an exception escaping one ends rclpy's spin, and with it the node. Log it
+    instead (throttled per callback, through the node's `warn` ThrottledLog). A callback that fails because the
+    node's context has shut down (a timer publishing after SIGINT) is the stop racing it, not an error: skipped."""
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        try:
+            return method(self, *args)
+        except Exception as exc:
+            if not self.context.ok():
+                return None
+            self.warn.error(f"callback_{method.__name__}", f"{method.__name__} failed: {type(exc).__name__}: {exc}\n"
+                                                           f"{traceback.format_exc()}")
+            return None
+    return wrapper
 
 
 @dataclass

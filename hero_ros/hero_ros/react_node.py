@@ -65,7 +65,6 @@ velocity.
 from __future__ import annotations
 
 import collections
-import functools
 import sys
 import threading
 import time
@@ -93,7 +92,7 @@ from hero_model.motion import FPS, rest_pose, to_ros_frame
 from hero_model.pipeline import DEFAULT_MODEL_DIR, ReactionPipeline, check_model_dir
 
 from . import params
-from .diagnostics import ERROR, OK, WARN, NodeStats, RateMeter, ThrottledLog, diagnostic_array
+from .diagnostics import ERROR, OK, WARN, NodeStats, RateMeter, ThrottledLog, diagnostic_array, survives
 from .frame_buffer import FrameBuffer, NotReady, classify_stamp
 from .human_target import HumanMotion, RobotTargetMotion, solve_human
 from .image_input import ImageInputError, message_to_rgb
@@ -115,18 +114,6 @@ NO_INPUT_GRACE_S = 5.0     # silence after start-up before "no frames received y
 IMAGE, COMPRESSED = "sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"
 RELIABLE_OUT = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
                           durability=DurabilityPolicy.VOLATILE)
-
-
-def survives(method):
-    """For executor callbacks: an exception escaping one ends rclpy's spin, and with it the node. Log it instead."""
-    @functools.wraps(method)
-    def wrapper(self, *args):
-        try:
-            return method(self, *args)
-        except Exception as exc:
-            self.warn.error(f"callback_{method.__name__}", f"{method.__name__} failed: {type(exc).__name__}: {exc}\n"
-                                                           f"{traceback.format_exc()}")
-    return wrapper
 
 
 class StartupError(RuntimeError):

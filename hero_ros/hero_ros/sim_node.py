@@ -27,7 +27,6 @@ Outputs are relative names (a namespace moves them): joint_states, sim/result.
 """
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -51,7 +50,7 @@ from trajectory_msgs.msg import JointTrajectory
 from hero_model.sim import (JOINT_NAMES, MODES, CameraConfig, G1Simulator, SimConfig, Trajectory, TrajectoryError,
                             frame_times)
 
-from .diagnostics import ThrottledLog
+from .diagnostics import ThrottledLog, survives
 from .messages import add_seconds, stamp_to_seconds
 from .node_main import run_node
 from .params import ParameterError, ParamSpec, check_value, descriptor
@@ -125,18 +124,6 @@ def trajectory_from_message(msg: JointTrajectory) -> Trajectory:
     times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
     positions = np.array([list(p.positions) for p in msg.points], dtype=np.float64).reshape(len(times), width)
     return Trajectory.from_named(list(msg.joint_names), times, positions)
-
-
-def survives(method):
-    """For executor callbacks: an exception escaping one ends rclpy's spin, and with it the node. Log it instead."""
-    @functools.wraps(method)
-    def wrapper(self, *args):
-        try:
-            return method(self, *args)
-        except Exception as exc:
-            self.warn.error(f"callback_{method.__name__}", f"{method.__name__} failed: {type(exc).__name__}: {exc}\n"
-                                                           f"{traceback.format_exc()}")
-    return wrapper
 
 
 @dataclass
