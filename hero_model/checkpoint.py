@@ -13,6 +13,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 FORMAT_VERSION = 1
+# appended to a model id when its tensors are re-stored as float16: the same trained model, another storage
+HALF_PRECISION_ID_SUFFIX = "-fp16"
 
 
 class CheckpointError(RuntimeError):

@@ -41,8 +41,7 @@ if __package__ in (None, ""):  # run as a script: make `training` importable fro
 import numpy as np
 
 from hero_model.eval.protocol import (REAL, EvalSplit, Protocol, ProtocolConfig, VideoFeatureCache,
-                                      encoder_fingerprint, method_name, model_label,
-                                      validation_fid)
+                                      encoder_fingerprint, method_name, model_label, validation_fid)
 from hero_model.eval import tables as result_tables
 
 logger = logging.getLogger("training.evaluate")

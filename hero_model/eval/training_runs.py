@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import stats
 
+from ..checkpoint import HALF_PRECISION_ID_SUFFIX
 from .protocol import ALL, VARIANT_NAMES
 
 METRICS = ("fid", "diversity", "plausibility")
@@ -64,9 +65,9 @@ def run_spread(values: Sequence[float]) -> RunSpread:
 
 
 def training_run_id(model_id: str) -> str:
-    """The training run a model id names: the float16 export of a run (id + "-fp16", training/stages/export.py)
-    is the same trained model as the run's own folder, so it must not count as a second run."""
-    return model_id[: -len("-fp16")] if model_id.endswith("-fp16") else model_id
+    """The training run a model id names: the float16 export of a run (id + HALF_PRECISION_ID_SUFFIX) is the same
+    trained model as the run's own folder, so it must not count as a second run."""
+    return model_id.removesuffix(HALF_PRECISION_ID_SUFFIX)
 
 
 def _check_compatible(docs: Sequence[tuple[str, dict]]) -> None:

@@ -17,7 +17,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from hero_model.checkpoint import CheckpointError, load_checkpoint
+from hero_model.checkpoint import HALF_PRECISION_ID_SUFFIX, CheckpointError, load_checkpoint
 from hero_model.hero import HeroConfig, HeroGenerator
 from hero_model.pipeline import DEFAULT_MODEL_DIR, MODEL_FILES, ReactionPipeline
 
@@ -146,7 +146,7 @@ def _save_half_precision(source: Path, target: Path) -> None:
     state, meta = load_checkpoint(source)
     state = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
     extra = {k: v for k, v in meta.items() if k not in ("format_version", "config")} | {
-        "model_id": f"{meta.get('model_id', source.parent.name)}-fp16", "stored_dtype": "float16"}
+        "model_id": meta.get("model_id", source.parent.name) + HALF_PRECISION_ID_SUFFIX, "stored_dtype": "float16"}
     save_checkpoint(target, state, meta["config"], **extra)
 
 
